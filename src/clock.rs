@@ -1,0 +1,128 @@
+//! Clocks: where "now" comes from.
+
+use crate::timestamp::system_time_ms;
+use std::time::SystemTime;
+
+/// A source of "now" in milliseconds since the Unix epoch. Read from any thread.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+}
+
+/// The default clock: the wall clock read once at open, then advanced by a monotonic clock
+/// that keeps counting while the device sleeps. A wall-clock step (NTP, the user changing
+/// the time) therefore neither splits nor stretches a running session.
+#[derive(Debug)]
+pub struct SystemClock {
+    wall_at_open_ms: i64,
+    monotonic_at_open_ms: i64,
+}
+
+impl SystemClock {
+    pub fn new() -> Self {
+        SystemClock {
+            wall_at_open_ms: system_time_ms(SystemTime::now()),
+            monotonic_at_open_ms: monotonic_ms(),
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        let elapsed = monotonic_ms()
+            .saturating_sub(self.monotonic_at_open_ms)
+            .max(0);
+        self.wall_at_open_ms.saturating_add(elapsed)
+    }
+}
+
+/// A monotonic reading that includes time asleep: a phone in a pocket must still time out
+/// its background session.
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+fn monotonic_ms() -> i64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const CLOCK: libc::clockid_t = libc::CLOCK_BOOTTIME;
+    // Darwin's CLOCK_MONOTONIC keeps counting during sleep (CLOCK_UPTIME_RAW does not).
+    #[cfg(target_vendor = "apple")]
+    const CLOCK: libc::clockid_t = libc::CLOCK_MONOTONIC;
+    let mut spec = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `spec` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(CLOCK, &mut spec) };
+    if rc != 0 {
+        return fallback_monotonic_ms();
+    }
+    (spec.tv_sec as i64)
+        .saturating_mul(1000)
+        .saturating_add(spec.tv_nsec as i64 / 1_000_000)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+fn monotonic_ms() -> i64 {
+    fallback_monotonic_ms()
+}
+
+fn fallback_monotonic_ms() -> i64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    i64::try_from(origin.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A clock that reads whatever it was last set to: the tests' and the replay driver's.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    now: std::sync::atomic::AtomicI64,
+}
+
+impl ManualClock {
+    pub fn new(now_ms: i64) -> Self {
+        ManualClock {
+            now: std::sync::atomic::AtomicI64::new(now_ms),
+        }
+    }
+
+    pub fn set(&self, now_ms: i64) {
+        self.now.store(now_ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, by_ms: i64) {
+        self.now
+            .fetch_add(by_ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.now.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now_ms(&self) -> i64 {
+        (**self).now_ms()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_clock_starts_at_wall_time_and_never_goes_back() {
+        let before = system_time_ms(SystemTime::now());
+        let clock = SystemClock::new();
+        let first = clock.now_ms();
+        let second = clock.now_ms();
+        assert!(first >= before && first - before < 60_000);
+        assert!(second >= first);
+    }
+}

@@ -1,0 +1,597 @@
+//! `SeshHandle`: one open namespace, and every call on it.
+
+use super::options::{SeshOptions, StoreChoice};
+use super::{SeshStatus, boundary, optional_owned_string, optional_str, out_param, owned_string};
+use crate::clock::SystemClock;
+use crate::engine::Transition;
+use crate::error::{Error, ErrorKind};
+use crate::id::RandomIds;
+use crate::render::{IsoTime, SessionEntity};
+use crate::store::{MemoryStore, Store};
+use crate::timestamp;
+use crate::tracker::{Parts, Tracker};
+use std::ffi::c_char;
+use std::sync::{Mutex, PoisonError};
+
+/// An open namespace. Thread-safe: any number of threads may use one handle at once.
+pub struct SeshHandle {
+    tracker: Tracker,
+    /// The message of the last call on this handle that did not return `SESH_STATUS_OK`.
+    last_error: Mutex<Option<String>>,
+}
+
+impl SeshHandle {
+    fn remember(&self, err: &Error) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(err.message.clone());
+    }
+}
+
+/// Runs a call on a handle: checks the handle pointer, runs the body inside the panic
+/// boundary, and keeps the message of a failure.
+fn with_handle(
+    handle: *mut SeshHandle,
+    body: impl FnOnce(&SeshHandle) -> Result<(), Error>,
+) -> SeshStatus {
+    boundary(|| {
+        // SAFETY: the caller passes NULL or a handle from `sesh_handle_open` not freed yet.
+        let Some(handle) = (unsafe { handle.as_ref() }) else {
+            return SeshStatus::NullArgument;
+        };
+        match body(handle) {
+            Ok(()) => SeshStatus::Ok,
+            Err(err) => {
+                handle.remember(&err);
+                SeshStatus::from(&err)
+            }
+        }
+    })
+}
+
+/// Opens a handle on the namespace and store that `options` name: reads the persisted user
+/// and session, and ends a persisted session that will not go on (its end callback runs
+/// before this returns). Unreadable persisted state does not fail the open: sesh starts
+/// clean and reports it as the handle's last fault (`SESH_STATUS_CORRUPT_STATE`).
+///
+/// Writes `*out_handle` only on success. Close it with `sesh_handle_close` and free it with
+/// `sesh_handle_free`. `options` may be freed or reused afterwards.
+///
+/// Returns `OK`, `NULL_ARGUMENT`, `INVALID_ARGUMENT`, `STORE_ERROR` (no handle is made),
+/// `CALLBACK_ERROR` (the clock) or `PANIC`; the reason is kept in the options
+/// (`sesh_options_get_last_error`) and sent to the log callback.
+///
+/// # Safety
+/// `options` is NULL or live options; `out_handle` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_handle_open(
+    options: *const SeshOptions,
+    out_handle: *mut *mut SeshHandle,
+) -> SeshStatus {
+    boundary(|| {
+        // SAFETY: the caller passes NULL or live options.
+        let Some(options) = (unsafe { options.as_ref() }) else {
+            return SeshStatus::NullArgument;
+        };
+        let result = out_param(out_handle, "out_handle").and_then(|out| {
+            let store: Box<dyn Store> = match options.store {
+                StoreChoice::Memory => Box::new(MemoryStore::new()),
+            };
+            let tracker = Tracker::open(Parts {
+                config: options.config.clone(),
+                clock: options
+                    .clock()
+                    .unwrap_or_else(|| Box::new(SystemClock::new())),
+                ids: Box::new(RandomIds),
+                store,
+                hooks: Box::new(options.hooks),
+            })?;
+            let handle = SeshHandle {
+                tracker,
+                last_error: Mutex::new(None),
+            };
+            *out = Box::into_raw(Box::new(handle));
+            Ok(())
+        });
+        match result {
+            Ok(()) => SeshStatus::Ok,
+            Err(err) => {
+                options.remember(&err);
+                SeshStatus::from(&err)
+            }
+        }
+    })
+}
+
+/// Writes what is pending to the store and closes the handle. The session is not ended: it
+/// goes on at the next open if the rules allow. Every later call on the handle, a second
+/// close included, returns `SESH_STATUS_CLOSED`. The handle's memory stays valid until
+/// `sesh_handle_free`.
+///
+/// Returns `OK`, `NULL_ARGUMENT`, `CLOSED` or `STORE_ERROR` (closed all the same).
+///
+/// # Safety
+/// `handle` is NULL or a handle not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_handle_close(handle: *mut SeshHandle) -> SeshStatus {
+    with_handle(handle, |h| h.tracker.close())
+}
+
+/// Closes the handle if it is open and frees it. NULL is ignored.
+///
+/// # Safety
+/// `handle` is NULL or a handle not freed yet, which no other thread is using or will use.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_handle_free(handle: *mut SeshHandle) {
+    boundary(|| {
+        if !handle.is_null() {
+            // SAFETY: it came from `Box::into_raw` in `sesh_handle_open`.
+            drop(unsafe { Box::from_raw(handle) });
+        }
+        SeshStatus::Ok
+    });
+}
+
+// ----- events -------------------------------------------------------------------------------
+
+fn track(
+    handle: *mut SeshHandle,
+    event_id: *const c_char,
+    timestamp_ms: Option<i64>,
+    out_entity: *mut *mut c_char,
+) -> SeshStatus {
+    with_handle(handle, |h| {
+        let out = out_param(out_entity, "out_entity")?;
+        // SAFETY: the exports' callers promise NULL or a NUL-terminated string.
+        let event_id = unsafe { optional_str(event_id, "event_id") }?;
+        let entity = h
+            .tracker
+            .track(event_id, timestamp_ms)?
+            .ok_or_else(Error::no_session)?;
+        *out = owned_string(entity);
+        Ok(())
+    })
+}
+
+/// Tracks an event now: renews the session when a rule says so, counts the event, and
+/// writes its `client_session` entity JSON to `*out_entity` (free it with
+/// `sesh_string_free`). `event_id` is the event's UUID (8-4-4-4-12, any case) or NULL for a
+/// generated one; its timestamp is "now".
+///
+/// Returns `OK`, `NO_SESSION` (manual mode outside a session: nothing is written),
+/// `NULL_ARGUMENT`, `INVALID_UTF8`, `INVALID_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+///
+/// # Safety
+/// `handle` NULL or live; `event_id` NULL or NUL-terminated; `out_entity` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_event_track(
+    handle: *mut SeshHandle,
+    event_id: *const c_char,
+    out_entity: *mut *mut c_char,
+) -> SeshStatus {
+    track(handle, event_id, None, out_entity)
+}
+
+/// As `sesh_event_track`, for an event whose own timestamp is `timestamp_ms` (milliseconds
+/// since the epoch, 0 ..= 253402300799999; `INVALID_ARGUMENT` otherwise). The timestamp
+/// becomes `firstEventTimestamp` when the event is its session's first; the session rules
+/// use the clock.
+///
+/// # Safety
+/// As `sesh_event_track`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_event_track_at(
+    handle: *mut SeshHandle,
+    event_id: *const c_char,
+    timestamp_ms: i64,
+    out_entity: *mut *mut c_char,
+) -> SeshStatus {
+    track(handle, event_id, Some(timestamp_ms), out_entity)
+}
+
+fn transition(
+    handle: *mut SeshHandle,
+    to_background: bool,
+    event_id: *const c_char,
+    out_event: *mut *mut c_char,
+    out_entity: *mut *mut c_char,
+) -> SeshStatus {
+    with_handle(handle, |h| {
+        let out_event = out_param(out_event, "out_event")?;
+        let out_entity = out_param(out_entity, "out_entity")?;
+        // SAFETY: as in `track`.
+        let event_id = unsafe { optional_str(event_id, "event_id") }?;
+        match h.tracker.transition(to_background, event_id)? {
+            Transition::Unchanged => {
+                *out_event = std::ptr::null_mut();
+                *out_entity = std::ptr::null_mut();
+                Ok(())
+            }
+            Transition::Changed {
+                lifecycle_event,
+                entity,
+            } => {
+                *out_event = owned_string(lifecycle_event);
+                *out_entity = optional_owned_string(entity.clone());
+                match entity {
+                    Some(_) => Ok(()),
+                    None => Err(Error::new(
+                        ErrorKind::NoSession,
+                        "the app state changed outside a session (manual mode)",
+                    )),
+                }
+            }
+        }
+    })
+}
+
+/// The app moves to background. The transition is an event (`application_background`,
+/// `{"backgroundIndex":n}`), checked with the foreground timeout, then counted in the
+/// session. Writes the lifecycle event JSON to `*out_event` and its entity to `*out_entity`
+/// (free both with `sesh_string_free`).
+///
+/// When the app already is in background nothing happens: `OK`, and both are set to NULL.
+/// In manual mode outside a session the state still flips: `NO_SESSION`, with the event
+/// written and `*out_entity` set to NULL. Other statuses: `NULL_ARGUMENT`, `INVALID_UTF8`,
+/// `INVALID_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR`, `PANIC` (nothing written).
+///
+/// # Safety
+/// `handle` NULL or live; `event_id` NULL or NUL-terminated; the out-pointers NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_app_background(
+    handle: *mut SeshHandle,
+    event_id: *const c_char,
+    out_event: *mut *mut c_char,
+    out_entity: *mut *mut c_char,
+) -> SeshStatus {
+    transition(handle, true, event_id, out_event, out_entity)
+}
+
+/// The app moves to foreground: as `sesh_app_background`, with the event
+/// `application_foreground` (`{"foregroundIndex":n}`) checked with the background timeout.
+///
+/// # Safety
+/// As `sesh_app_background`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_app_foreground(
+    handle: *mut SeshHandle,
+    event_id: *const c_char,
+    out_event: *mut *mut c_char,
+    out_entity: *mut *mut c_char,
+) -> SeshStatus {
+    transition(handle, false, event_id, out_event, out_entity)
+}
+
+// ----- host controls ------------------------------------------------------------------------
+
+/// Ends the current session (reason `new_session`) and starts a new one at once, with
+/// `eventIndex` 0; the next event fills its first-event fields. Returns `OK`,
+/// `NULL_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_new(handle: *mut SeshHandle) -> SeshStatus {
+    with_handle(handle, |h| h.tracker.new_session())
+}
+
+/// Starts a session in manual mode (ending a running one first, reason `new_session`); in
+/// automatic mode the same as `sesh_session_new`. Statuses as `sesh_session_new`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_begin(handle: *mut SeshHandle) -> SeshStatus {
+    with_handle(handle, |h| h.tracker.new_session())
+}
+
+/// Ends the current session now (reason `manual`); in automatic mode the next event starts
+/// a new one. Returns `OK`, `NO_SESSION` (nothing changes), `NULL_ARGUMENT`, `CLOSED`,
+/// `CALLBACK_ERROR` or `PANIC`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_end(handle: *mut SeshHandle) -> SeshStatus {
+    with_handle(handle, |h| h.tracker.end_session())
+}
+
+/// Ends the session exactly when the next event would renew it by timeout, clock change or
+/// maximum duration (with that reason); otherwise, and while paused or in manual mode, does
+/// nothing. Call it from a timer to learn of ends without waiting for an event. Returns
+/// `OK`, `NULL_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_check(handle: *mut SeshHandle) -> SeshStatus {
+    with_handle(handle, |h| h.tracker.check())
+}
+
+/// Suspends timeouts, clock checks and the maximum duration, and freezes last activity;
+/// events still count. Idempotent. Returns `OK`, `NULL_ARGUMENT`, `CLOSED`,
+/// `CALLBACK_ERROR` or `PANIC`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_pause(handle: *mut SeshHandle) -> SeshStatus {
+    with_handle(handle, |h| h.tracker.pause())
+}
+
+/// Ends a pause; the next event is checked against the frozen last activity. Idempotent.
+/// Statuses as `sesh_session_pause`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_resume(handle: *mut SeshHandle) -> SeshStatus {
+    with_handle(handle, |h| h.tracker.resume())
+}
+
+/// Anonymous mode on or off. A change ends the current session (reason
+/// `anonymity_changed`) and starts a new one at once (in manual mode only in place of a
+/// running one); no change does nothing. Returns `OK`, `NULL_ARGUMENT`, `CLOSED`,
+/// `CALLBACK_ERROR` or `PANIC`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_anonymous_set(
+    handle: *mut SeshHandle,
+    anonymous: bool,
+) -> SeshStatus {
+    with_handle(handle, |h| h.tracker.set_anonymous(anonymous))
+}
+
+/// Gives the store a new user id. The current session ends (reason `user_changed`) and none
+/// starts; the next session has `sessionIndex` 1 and no previous id. Returns `OK`,
+/// `NULL_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_user_reset(handle: *mut SeshHandle) -> SeshStatus {
+    with_handle(handle, |h| h.tracker.reset_user().map(|_| ()))
+}
+
+// ----- getters ------------------------------------------------------------------------------
+//
+// Getters show what an entity would show (anonymous mode hides the user and the previous
+// session). Those about the session return `SESH_STATUS_NO_SESSION` and write nothing when
+// there is none. All return `OK`, `NULL_ARGUMENT`, `CLOSED` or `PANIC` besides.
+
+/// Runs a getter on the current session's entity.
+fn session_getter<T>(
+    handle: *mut SeshHandle,
+    out: *mut T,
+    pick: impl FnOnce(SessionEntity, &Tracker) -> T,
+) -> SeshStatus {
+    with_handle(handle, |h| {
+        let out = out_param(out, "out")?;
+        let entity = h.tracker.entity()?.ok_or_else(Error::no_session)?;
+        *out = pick(entity, &h.tracker);
+        Ok(())
+    })
+}
+
+/// The installation's user id (the nil UUID in anonymous mode), always known.
+///
+/// # Safety
+/// `handle` NULL or live; `out_user_id` NULL or writable. Free the string with
+/// `sesh_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_user_get_id(
+    handle: *mut SeshHandle,
+    out_user_id: *mut *mut c_char,
+) -> SeshStatus {
+    with_handle(handle, |h| {
+        let out = out_param(out_user_id, "out_user_id")?;
+        *out = owned_string(h.tracker.user_id()?.to_string());
+        Ok(())
+    })
+}
+
+/// Whether the app is in background, always known.
+///
+/// # Safety
+/// `handle` NULL or live; `out_in_background` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_app_get_in_background(
+    handle: *mut SeshHandle,
+    out_in_background: *mut bool,
+) -> SeshStatus {
+    with_handle(handle, |h| {
+        let out = out_param(out_in_background, "out_in_background")?;
+        *out = h.tracker.in_background()?;
+        Ok(())
+    })
+}
+
+/// The current session's id. Free the string with `sesh_string_free`.
+///
+/// # Safety
+/// `handle` NULL or live; `out_session_id` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_get_id(
+    handle: *mut SeshHandle,
+    out_session_id: *mut *mut c_char,
+) -> SeshStatus {
+    session_getter(handle, out_session_id, |e, _| {
+        owned_string(e.session_id.to_string())
+    })
+}
+
+/// The current session's index.
+///
+/// # Safety
+/// `handle` NULL or live; `out_index` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_get_index(
+    handle: *mut SeshHandle,
+    out_index: *mut i64,
+) -> SeshStatus {
+    session_getter(handle, out_index, |e, _| i64::from(e.session_index))
+}
+
+/// The index of the current session's latest event (0 before its first).
+///
+/// # Safety
+/// `handle` NULL or live; `out_index` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_get_event_index(
+    handle: *mut SeshHandle,
+    out_index: *mut i64,
+) -> SeshStatus {
+    session_getter(handle, out_index, |e, _| i64::from(e.event_index))
+}
+
+/// The previous session's id, or NULL when there is none (or in anonymous mode). Free the
+/// string with `sesh_string_free`.
+///
+/// # Safety
+/// `handle` NULL or live; `out_session_id` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_get_previous_id(
+    handle: *mut SeshHandle,
+    out_session_id: *mut *mut c_char,
+) -> SeshStatus {
+    session_getter(handle, out_session_id, |e, _| {
+        optional_owned_string(e.previous_session_id.map(|id| id.to_string()))
+    })
+}
+
+/// The number of background transitions in the current session.
+///
+/// # Safety
+/// `handle` NULL or live; `out_index` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_get_background_index(
+    handle: *mut SeshHandle,
+    out_index: *mut i64,
+) -> SeshStatus {
+    lifecycle_index(handle, out_index, true)
+}
+
+/// The number of foreground transitions in the current session.
+///
+/// # Safety
+/// `handle` NULL or live; `out_index` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_get_foreground_index(
+    handle: *mut SeshHandle,
+    out_index: *mut i64,
+) -> SeshStatus {
+    lifecycle_index(handle, out_index, false)
+}
+
+fn lifecycle_index(handle: *mut SeshHandle, out_index: *mut i64, background: bool) -> SeshStatus {
+    with_handle(handle, |h| {
+        let out = out_param(out_index, "out_index")?;
+        let (bg, fg) = h
+            .tracker
+            .lifecycle_indexes()?
+            .ok_or_else(Error::no_session)?;
+        *out = i64::from(if background { bg } else { fg });
+        Ok(())
+    })
+}
+
+/// The id of the current session's first event, or NULL before it has one. Free the string
+/// with `sesh_string_free`.
+///
+/// # Safety
+/// `handle` NULL or live; `out_event_id` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_get_first_event_id(
+    handle: *mut SeshHandle,
+    out_event_id: *mut *mut c_char,
+) -> SeshStatus {
+    session_getter(handle, out_event_id, |e, _| {
+        optional_owned_string(e.first_event_id.map(|id| id.to_string()))
+    })
+}
+
+/// The timestamp of the current session's first event as the entity writes it
+/// (`2009-02-13T23:31:31.012Z`), or NULL before it has one. Free the string with
+/// `sesh_string_free`.
+///
+/// # Safety
+/// `handle` NULL or live; `out_timestamp` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_get_first_event_timestamp(
+    handle: *mut SeshHandle,
+    out_timestamp: *mut *mut c_char,
+) -> SeshStatus {
+    session_getter(handle, out_timestamp, |e, _| {
+        optional_owned_string(
+            e.first_event_timestamp
+                .map(|IsoTime(ms)| timestamp::format_iso8601(ms)),
+        )
+    })
+}
+
+/// The current session's whole `client_session` entity JSON, as the last event saw it.
+/// Free the string with `sesh_string_free`.
+///
+/// # Safety
+/// `handle` NULL or live; `out_entity` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_session_get_entity(
+    handle: *mut SeshHandle,
+    out_entity: *mut *mut c_char,
+) -> SeshStatus {
+    session_getter(handle, out_entity, |e, _| owned_string(e.to_json()))
+}
+
+/// The last fault the handle met on its own (unreadable persisted state, a failing store, a
+/// bad clock reading): its status, or `SESH_STATUS_OK` when there was none.
+///
+/// # Safety
+/// `handle` NULL or live; `out_fault` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_handle_get_last_fault(
+    handle: *mut SeshHandle,
+    out_fault: *mut SeshStatus,
+) -> SeshStatus {
+    with_handle(handle, |h| {
+        let out = out_param(out_fault, "out_fault")?;
+        *out = h
+            .tracker
+            .last_fault()?
+            .map_or(SeshStatus::Ok, |fault| fault.kind.into());
+        Ok(())
+    })
+}
+
+/// Copies out the message of the last call on this handle that did not return
+/// `SESH_STATUS_OK`, or NULL when none did. With several threads, "last" is whichever
+/// failed last. Works on a closed handle. Free the string with `sesh_string_free`.
+/// Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
+///
+/// # Safety
+/// `handle` NULL or live; `out_message` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_handle_get_last_error(
+    handle: *mut SeshHandle,
+    out_message: *mut *mut c_char,
+) -> SeshStatus {
+    boundary(|| {
+        // SAFETY: the caller passes NULL or a live handle.
+        let Some(h) = (unsafe { handle.as_ref() }) else {
+            return SeshStatus::NullArgument;
+        };
+        let Ok(out) = out_param(out_message, "out_message") else {
+            return SeshStatus::NullArgument;
+        };
+        let message = h
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        *out = message.map_or(std::ptr::null_mut(), owned_string);
+        SeshStatus::Ok
+    })
+}

@@ -1,0 +1,174 @@
+//! The JSON sesh hands out: the `client_session` entity, lifecycle events and end summaries.
+
+use serde::{Serialize, Serializer};
+use uuid::Uuid;
+
+pub const CLIENT_SESSION_SCHEMA: &str =
+    "iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2";
+pub const APPLICATION_BACKGROUND_SCHEMA: &str =
+    "iglu:com.snowplowanalytics.snowplow/application_background/jsonschema/1-0-0";
+pub const APPLICATION_FOREGROUND_SCHEMA: &str =
+    "iglu:com.snowplowanalytics.snowplow/application_foreground/jsonschema/1-0-0";
+
+/// Where the session is kept, as the entity's `storageMechanism` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StorageMechanism {
+    #[serde(rename = "SQLITE")]
+    Sqlite,
+    #[serde(rename = "COOKIE_1")]
+    Cookie1,
+    #[serde(rename = "COOKIE_3")]
+    Cookie3,
+    #[serde(rename = "LOCAL_STORAGE")]
+    LocalStorage,
+    #[serde(rename = "FLASH_LSO")]
+    FlashLso,
+}
+
+/// A millisecond timestamp written as ISO 8601 UTC with milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsoTime(pub i64);
+
+impl Serialize for IsoTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::timestamp::format_iso8601(self.0))
+    }
+}
+
+/// `{"schema": …, "data": …}`
+#[derive(Serialize)]
+struct SelfDescribing<'a, T: Serialize> {
+    schema: &'a str,
+    data: T,
+}
+
+/// The data of a `client_session` entity, as shown (anonymous mode already applied).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionEntity {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub session_index: u32,
+    pub event_index: u32,
+    pub previous_session_id: Option<Uuid>,
+    pub storage_mechanism: StorageMechanism,
+    pub first_event_id: Option<Uuid>,
+    pub first_event_timestamp: Option<IsoTime>,
+}
+
+impl SessionEntity {
+    /// The self-describing JSON string.
+    pub fn to_json(&self) -> String {
+        to_json(&SelfDescribing {
+            schema: CLIENT_SESSION_SCHEMA,
+            data: self,
+        })
+    }
+}
+
+/// An `application_background` or `application_foreground` event.
+pub fn lifecycle_event_json(to_background: bool, index: u32) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Background {
+        background_index: u32,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Foreground {
+        foreground_index: u32,
+    }
+    if to_background {
+        to_json(&SelfDescribing {
+            schema: APPLICATION_BACKGROUND_SCHEMA,
+            data: Background {
+                background_index: index,
+            },
+        })
+    } else {
+        to_json(&SelfDescribing {
+            schema: APPLICATION_FOREGROUND_SCHEMA,
+            data: Foreground {
+                foreground_index: index,
+            },
+        })
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    Timeout,
+    ClockChanged,
+    MaxDuration,
+    Manual,
+    NewSession,
+    UserChanged,
+    AnonymityChanged,
+    Restart,
+}
+
+/// What the session-end callback receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndSummary {
+    pub session_id: Uuid,
+    pub session_index: u32,
+    pub user_id: Uuid,
+    pub first_event_timestamp: Option<IsoTime>,
+    pub last_activity: IsoTime,
+    pub event_count: u32,
+    pub duration_ms: i64,
+    pub reason: EndReason,
+}
+
+impl EndSummary {
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // Serializing these plain structs into a String cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_keeps_the_documented_key_order_and_nulls() {
+        let entity = SessionEntity {
+            user_id: Uuid::nil(),
+            session_id: Uuid::from_u128(1),
+            session_index: 1,
+            event_index: 0,
+            previous_session_id: None,
+            storage_mechanism: StorageMechanism::LocalStorage,
+            first_event_id: None,
+            first_event_timestamp: None,
+        };
+        assert_eq!(
+            entity.to_json(),
+            "{\"schema\":\"iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2\",\
+             \"data\":{\"userId\":\"00000000-0000-0000-0000-000000000000\",\
+             \"sessionId\":\"00000000-0000-0000-0000-000000000001\",\"sessionIndex\":1,\
+             \"eventIndex\":0,\"previousSessionId\":null,\"storageMechanism\":\"LOCAL_STORAGE\",\
+             \"firstEventId\":null,\"firstEventTimestamp\":null}}"
+        );
+    }
+
+    #[test]
+    fn lifecycle_events_carry_their_index() {
+        assert_eq!(
+            lifecycle_event_json(true, 3),
+            "{\"schema\":\"iglu:com.snowplowanalytics.snowplow/application_background/jsonschema/1-0-0\",\"data\":{\"backgroundIndex\":3}}"
+        );
+        assert_eq!(
+            lifecycle_event_json(false, 1),
+            "{\"schema\":\"iglu:com.snowplowanalytics.snowplow/application_foreground/jsonschema/1-0-0\",\"data\":{\"foregroundIndex\":1}}"
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! A store in memory: state lives as long as the last clone of the store.
+
+use super::{StorageMechanism, Store};
+use crate::error::Result;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+#[derive(Debug, Default)]
+struct Contents {
+    user: Option<String>,
+    states: HashMap<String, String>,
+}
+
+/// Clones share one content, so that a test (or a host) can close a handle and open another
+/// on what the first one left.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    contents: Arc<Mutex<Contents>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Contents) -> T) -> T {
+        let mut contents = self.contents.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut contents)
+    }
+
+    /// Replaces what is kept for `namespace`, as a test's stand-in for a damaged store.
+    pub fn put_raw_state(&self, namespace: &str, state: &str) {
+        self.with(|c| c.states.insert(namespace.to_owned(), state.to_owned()));
+    }
+
+    /// Replaces the kept user id, as a test's stand-in for a damaged store.
+    pub fn put_raw_user(&self, user: &str) {
+        self.with(|c| c.user = Some(user.to_owned()));
+    }
+
+    /// What is kept for `namespace`.
+    pub fn raw_state(&self, namespace: &str) -> Option<String> {
+        self.with(|c| c.states.get(namespace).cloned())
+    }
+}
+
+impl Store for MemoryStore {
+    fn storage_mechanism(&self) -> StorageMechanism {
+        StorageMechanism::LocalStorage
+    }
+
+    fn load_user(&mut self) -> Result<Option<String>> {
+        Ok(self.with(|c| c.user.clone()))
+    }
+
+    fn save_user(&mut self, user_id: &str) -> Result<()> {
+        self.with(|c| c.user = Some(user_id.to_owned()));
+        Ok(())
+    }
+
+    fn load_state(&mut self, namespace: &str) -> Result<Option<String>> {
+        Ok(self.with(|c| c.states.get(namespace).cloned()))
+    }
+
+    fn save_state(&mut self, namespace: &str, state: &str) -> Result<()> {
+        self.with(|c| match c.states.get_mut(namespace) {
+            Some(kept) => {
+                kept.clear();
+                kept.push_str(state);
+            }
+            None => {
+                c.states.insert(namespace.to_owned(), state.to_owned());
+            }
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,457 @@
+//! A thread-safe engine with its clock, store and host hooks.
+//!
+//! One lock guards the engine. The clock is read before it is taken, the store is written
+//! and the host's hooks are called after it is released: a hook may call the tracker again.
+
+use crate::clock::Clock;
+use crate::engine::state::{self, NamespaceState};
+use crate::engine::{Config, Engine, Event, Notice, Transition};
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::{IdGenerator, parse_hyphenated};
+use crate::render::{EndSummary, SessionEntity};
+use crate::store::Store;
+use crate::timestamp;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use uuid::Uuid;
+
+/// How serious a log message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+}
+
+/// What the host hears. Called on the thread that made the call, with no lock held.
+pub trait Hooks: Send + Sync {
+    /// A session started: its entity JSON.
+    fn session_started(&self, _entity_json: &str) {}
+    /// A session ended: its summary JSON.
+    fn session_ended(&self, _summary_json: &str) {}
+    /// A fault or a note; the library never prints.
+    fn log(&self, _level: LogLevel, _message: &str) {}
+}
+
+/// Hooks that hear nothing.
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// A fault the tracker met on its own (not a caller's bad argument).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+struct Locked {
+    /// `None` once closed.
+    engine: Option<Engine>,
+    /// The latest time the engine was handed.
+    latest_now: i64,
+}
+
+/// Writes that have not reached the store yet: the newest of each kind.
+#[derive(Default)]
+struct Pending {
+    user: Option<String>,
+    state: Option<String>,
+}
+
+/// A session engine shared by threads.
+pub struct Tracker {
+    locked: Mutex<Locked>,
+    /// Counts operations that read the clock, to tell a clock going back from a race.
+    operations: AtomicU64,
+    clock: Box<dyn Clock>,
+    hooks: Box<dyn Hooks>,
+    namespace: String,
+    store: Mutex<Box<dyn Store>>,
+    pending: Mutex<Pending>,
+    last_fault: Mutex<Option<Fault>>,
+}
+
+/// Everything a tracker is made from.
+pub struct Parts {
+    pub config: Config,
+    pub clock: Box<dyn Clock>,
+    pub ids: Box<dyn IdGenerator>,
+    pub store: Box<dyn Store>,
+    pub hooks: Box<dyn Hooks>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic is caught at the API boundary; the state it left is still the engine's last
+    // consistent one, so tracking goes on rather than failing forever.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Tracker {
+    /// Opens the namespace on the store: reads the user id and the persisted state, ends a
+    /// session that will not go on, and reports what it found unreadable as the last fault.
+    pub fn open(parts: Parts) -> Result<Tracker> {
+        let Parts {
+            config,
+            clock,
+            mut ids,
+            mut store,
+            hooks,
+        } = parts;
+        config.validate()?;
+        let now = read_clock(clock.as_ref())?;
+        let mut faults = Vec::new();
+        let (user_id, user_is_new) = match store.load_user()? {
+            Some(text) => match parse_hyphenated(&text) {
+                Some(user) => (user, false),
+                None => {
+                    faults.push(Error::corrupt("the stored user id is not a UUID"));
+                    (ids.next_id(), true)
+                }
+            },
+            None => (ids.next_id(), true),
+        };
+        let persisted = if user_is_new && !faults.is_empty() {
+            // An unreadable user id: every namespace starts clean under the new one.
+            None
+        } else {
+            match store.load_state(&config.namespace)? {
+                Some(text) => match state::decode(&text) {
+                    Ok(state) => Some(state),
+                    Err(err) => {
+                        faults.push(err);
+                        None
+                    }
+                },
+                None => None,
+            }
+        };
+        let mut notices = Vec::new();
+        let namespace = config.namespace.clone();
+        let storage = store.storage_mechanism();
+        let mut engine = Engine::open(config, ids, storage, user_id, persisted, now, &mut notices)?;
+        let tracker = Tracker {
+            locked: Mutex::new(Locked {
+                engine: None,
+                latest_now: now,
+            }),
+            operations: AtomicU64::new(0),
+            clock,
+            hooks,
+            namespace,
+            store: Mutex::new(store),
+            pending: Mutex::new(Pending::default()),
+            last_fault: Mutex::new(None),
+        };
+        for fault in faults {
+            tracker.record_fault(fault.kind, &fault.message);
+        }
+        let pending = Pending {
+            user: user_is_new.then(|| user_id.to_string()),
+            state: engine.take_snapshot(),
+        };
+        lock(&tracker.locked).engine = Some(engine);
+        tracker.deliver(&notices);
+        tracker.write(pending);
+        Ok(tracker)
+    }
+
+    // ----- running an operation -----------------------------------------------------------
+
+    /// Runs `op` on the engine at "now", then writes and reports what it changed.
+    fn run<T>(&self, op: impl FnOnce(&mut Engine, i64, &mut Vec<Notice>) -> T) -> Result<T> {
+        let seen = self.operations.load(Ordering::Acquire);
+        let mut now = read_clock(self.clock.as_ref())?;
+        let mut notices = Vec::new();
+        let (value, pending) = {
+            let mut locked = lock(&self.locked);
+            let Locked { engine, latest_now } = &mut *locked;
+            let engine = engine.as_mut().ok_or_else(Error::closed)?;
+            if self.operations.load(Ordering::Acquire) != seen && now < *latest_now {
+                // Another thread read the clock after this one and got here first: that
+                // is a race, not the clock going back.
+                now = *latest_now;
+            }
+            *latest_now = now;
+            self.operations.fetch_add(1, Ordering::AcqRel);
+            let value = op(engine, now, &mut notices);
+            let pending = Pending {
+                user: engine.take_user_change().map(|u| u.to_string()),
+                state: engine.take_snapshot(),
+            };
+            (value, pending)
+        };
+        self.write(pending);
+        self.deliver(&notices);
+        Ok(value)
+    }
+
+    /// Reads the engine without the clock.
+    fn read<T>(&self, op: impl FnOnce(&Engine) -> T) -> Result<T> {
+        let locked = lock(&self.locked);
+        let engine = locked.engine.as_ref().ok_or_else(Error::closed)?;
+        Ok(op(engine))
+    }
+
+    fn deliver(&self, notices: &[Notice]) {
+        for notice in notices {
+            match notice {
+                Notice::Ended(summary) => self.hooks.session_ended(&summary.to_json()),
+                Notice::Started(entity) => self.hooks.session_started(entity),
+            }
+        }
+    }
+
+    /// Hands new writes to the store. Whoever holds the store writes the newest of each
+    /// kind until none is left; a thread that finds it busy leaves its writes to the holder
+    /// rather than wait, so no thread ever blocks on a store call (or on a hook inside it).
+    fn write(&self, new: Pending) {
+        {
+            let mut pending = lock(&self.pending);
+            if new.user.is_some() {
+                pending.user = new.user;
+            }
+            if new.state.is_some() {
+                pending.state = new.state;
+            }
+            if pending.user.is_none() && pending.state.is_none() {
+                return;
+            }
+        }
+        loop {
+            let Ok(mut store) = self.store.try_lock() else {
+                return;
+            };
+            let failed = self.drain(store.as_mut());
+            drop(store);
+            let pending = lock(&self.pending);
+            // Stop on a failure (the next operation retries) or when nothing new came in
+            // while the store was held.
+            if failed || (pending.user.is_none() && pending.state.is_none()) {
+                return;
+            }
+        }
+    }
+
+    /// Writes what is pending; true when a write failed (it stays pending).
+    fn drain(&self, store: &mut dyn Store) -> bool {
+        loop {
+            let (user, state) = {
+                let mut pending = lock(&self.pending);
+                (pending.user.take(), pending.state.take())
+            };
+            if user.is_none() && state.is_none() {
+                return false;
+            }
+            let mut failure = None;
+            if let Some(user_id) = &user {
+                if let Err(err) = store.save_user(user_id) {
+                    failure = Some(err);
+                }
+            }
+            if failure.is_none() {
+                if let Some(text) = &state {
+                    if let Err(err) = store.save_state(&self.namespace, text) {
+                        failure = Some(err);
+                    }
+                }
+            }
+            if let Some(err) = failure {
+                // Keep what failed unless something newer replaced it meanwhile.
+                let mut pending = lock(&self.pending);
+                if pending.user.is_none() {
+                    pending.user = user;
+                }
+                if pending.state.is_none() {
+                    pending.state = state;
+                }
+                drop(pending);
+                self.record_fault(err.kind, &format!("store write failed: {}", err.message));
+                return true;
+            }
+        }
+    }
+
+    fn record_fault(&self, kind: ErrorKind, message: &str) {
+        *lock(&self.last_fault) = Some(Fault {
+            kind,
+            message: message.to_owned(),
+        });
+        self.hooks.log(LogLevel::Error, message);
+    }
+
+    // ----- the operations -----------------------------------------------------------------
+
+    /// Tracks an event. `None` in manual mode outside a session.
+    pub fn track(
+        &self,
+        event_id: Option<&str>,
+        timestamp_ms: Option<i64>,
+    ) -> Result<Option<String>> {
+        let (id, ts) = self.check_event(event_id, timestamp_ms)?;
+        self.run(|engine, now, notices| {
+            let event = self.event(engine, id, ts, now);
+            engine.track(now, event, notices)
+        })
+    }
+
+    /// Moves the app to background (`true`) or foreground.
+    pub fn transition(&self, to_background: bool, event_id: Option<&str>) -> Result<Transition> {
+        let (id, _) = self.check_event(event_id, None)?;
+        self.run(|engine, now, notices| {
+            let event = self.event(engine, id, None, now);
+            engine.transition(now, to_background, event, notices)
+        })
+    }
+
+    fn check_event(
+        &self,
+        event_id: Option<&str>,
+        timestamp_ms: Option<i64>,
+    ) -> Result<(Option<Uuid>, Option<i64>)> {
+        let id = match event_id {
+            Some(text) => Some(parse_hyphenated(text).ok_or_else(|| {
+                Error::invalid("an event id is a UUID written 8-4-4-4-12 in hex digits")
+            })?),
+            None => None,
+        };
+        if let Some(ts) = timestamp_ms {
+            if !timestamp::is_valid(ts) {
+                return Err(Error::invalid(format!(
+                    "an event timestamp is milliseconds from 0 to {}",
+                    timestamp::MAX_TIMESTAMP_MS
+                )));
+            }
+        }
+        Ok((id, timestamp_ms))
+    }
+
+    fn event(&self, engine: &mut Engine, id: Option<Uuid>, ts: Option<i64>, now: i64) -> Event {
+        Event {
+            id: id.unwrap_or_else(|| engine.new_event_id()),
+            timestamp_ms: ts.unwrap_or(now),
+        }
+    }
+
+    pub fn new_session(&self) -> Result<()> {
+        self.run(|engine, now, notices| engine.new_session(now, notices))
+    }
+
+    pub fn end_session(&self) -> Result<()> {
+        self.run(|engine, _, notices| engine.end_session(notices))?
+    }
+
+    pub fn check(&self) -> Result<()> {
+        self.run(|engine, now, notices| engine.check(now, notices))
+    }
+
+    pub fn pause(&self) -> Result<()> {
+        self.run(|engine, _, _| engine.pause())
+    }
+
+    pub fn resume(&self) -> Result<()> {
+        self.run(|engine, _, _| engine.resume())
+    }
+
+    pub fn set_anonymous(&self, anonymous: bool) -> Result<()> {
+        self.run(|engine, now, notices| engine.set_anonymous(now, anonymous, notices))
+    }
+
+    pub fn reset_user(&self) -> Result<Uuid> {
+        self.run(|engine, _, notices| engine.reset_user(notices))
+    }
+
+    /// Writes what is pending and closes; later calls answer `closed`.
+    pub fn close(&self) -> Result<()> {
+        let pending = {
+            let mut locked = lock(&self.locked);
+            let mut engine = locked.engine.take().ok_or_else(Error::closed)?;
+            Pending {
+                user: engine.take_user_change().map(|u| u.to_string()),
+                state: engine.take_snapshot(),
+            }
+        };
+        self.write(pending);
+        // Wait for a writer on another thread, then retry anything that failed.
+        let mut store = lock(&self.store);
+        let failed = self.drain(store.as_mut());
+        let flushed = store.flush();
+        drop(store);
+        if let Err(err) = flushed {
+            self.record_fault(err.kind, &err.message);
+            return Err(err);
+        }
+        if failed {
+            return Err(Error::store("state could not be written before close"));
+        }
+        Ok(())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        lock(&self.locked).engine.is_none()
+    }
+
+    // ----- getters ------------------------------------------------------------------------
+
+    pub fn entity(&self) -> Result<Option<SessionEntity>> {
+        self.read(|engine| engine.entity())
+    }
+
+    pub fn user_id(&self) -> Result<Uuid> {
+        self.read(|engine| engine.shown_user_id())
+    }
+
+    pub fn in_background(&self) -> Result<bool> {
+        self.read(|engine| engine.in_background())
+    }
+
+    /// The background and foreground indexes of the current session.
+    pub fn lifecycle_indexes(&self) -> Result<Option<(u32, u32)>> {
+        self.read(|engine| {
+            engine
+                .session()
+                .map(|s| (s.background_index, s.foreground_index))
+        })
+    }
+
+    pub fn is_paused(&self) -> Result<bool> {
+        self.read(|engine| engine.is_paused())
+    }
+
+    pub fn last_fault(&self) -> Result<Option<Fault>> {
+        self.read(|_| ())?;
+        Ok(lock(&self.last_fault).clone())
+    }
+
+    /// The namespace state as the engine holds it (tests and diagnostics).
+    pub fn state(&self) -> Result<NamespaceState> {
+        self.read(|engine| engine.state().clone())
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        if !self.is_closed() {
+            let _ = self.close();
+        }
+    }
+}
+
+fn read_clock(clock: &dyn Clock) -> Result<i64> {
+    let now = clock.now_ms();
+    if !timestamp::is_valid(now) {
+        return Err(Error::new(
+            ErrorKind::CallbackError,
+            format!(
+                "the clock read {now}, not milliseconds from 0 to {}",
+                timestamp::MAX_TIMESTAMP_MS
+            ),
+        ));
+    }
+    Ok(now)
+}
+
+/// Renders a summary the way the end hook receives it (for tests and the replay driver).
+pub fn summary_json(summary: &EndSummary) -> String {
+    summary.to_json()
+}
