@@ -59,9 +59,12 @@ fn monotonic_ms() -> i64 {
     if rc != 0 {
         return fallback_monotonic_ms();
     }
-    (spec.tv_sec as i64)
+    // `time_t` and `c_long` are 32 bits on some targets, where these casts widen.
+    #[allow(clippy::unnecessary_cast)]
+    let (seconds, nanos) = (spec.tv_sec as i64, spec.tv_nsec as i64);
+    seconds
         .saturating_mul(1000)
-        .saturating_add(spec.tv_nsec as i64 / 1_000_000)
+        .saturating_add(nanos / 1_000_000)
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]

@@ -193,13 +193,15 @@ impl Tracker {
             *latest_now = now;
             self.operations.fetch_add(1, Ordering::AcqRel);
             let value = op(engine, now, &mut notices);
-            let pending = Pending {
-                user: engine.take_user_change().map(|u| u.to_string()),
-                state: engine.take_snapshot(),
-            };
-            if pending.user.is_some() {
+            if let Some(user) = engine.take_user_change() {
+                // Pending before the lock is released, so that no store read can miss it.
+                lock(&self.pending).user = Some(user.to_string());
                 self.user_resets.fetch_add(1, Ordering::AcqRel);
             }
+            let pending = Pending {
+                user: None,
+                state: engine.take_snapshot(),
+            };
             (value, pending)
         };
         self.write(pending);

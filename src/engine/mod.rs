@@ -183,9 +183,7 @@ impl Engine {
     /// session (status `no_session`).
     pub fn track(&mut self, now: i64, event: Event, notices: &mut Vec<Notice>) -> Option<String> {
         let started = self.prepare_event(now, notices);
-        if self.state.session.is_none() {
-            return None;
-        }
+        self.state.session.as_ref()?;
         self.count(now, event);
         Some(self.announce(started, notices))
     }
@@ -350,7 +348,9 @@ impl Engine {
     }
 
     fn end(&mut self, reason: EndReason, notices: &mut Vec<Notice>) {
-        let shown_user = self.shown_user_id();
+        // As the session's entities showed it: the user it was counted for, which differs
+        // from the store's when another namespace reset the user (SPEC.md §6).
+        let shown_user = self.shown_session_user_id();
         let Some(session) = self.state.session.take() else {
             return;
         };
@@ -450,6 +450,16 @@ impl Engine {
         }
     }
 
+    /// The user id as the current (or latest) session's entities show it: the user the
+    /// namespace's session was counted for (nil in anonymous mode).
+    fn shown_session_user_id(&self) -> Uuid {
+        if self.state.anonymous {
+            ANONYMOUS_USER_ID
+        } else {
+            self.state.user_id
+        }
+    }
+
     pub fn in_background(&self) -> bool {
         self.state.in_background
     }
@@ -462,7 +472,7 @@ impl Engine {
     pub fn entity(&self) -> Option<SessionEntity> {
         let session = self.state.session.as_ref()?;
         Some(SessionEntity {
-            user_id: self.shown_user_id(),
+            user_id: self.shown_session_user_id(),
             session_id: session.id,
             session_index: self.state.session_index,
             event_index: session.event_index,
