@@ -104,7 +104,6 @@ impl Tracker {
             hooks,
         } = parts;
         config.validate()?;
-        let now = read_clock(clock.as_ref())?;
         let mut faults = store.take_repairs();
         // A store that cannot be read does not stop tracking: sesh starts clean in memory,
         // reports the fault, and keeps writing.
@@ -142,6 +141,10 @@ impl Tracker {
                 }
             }
         };
+        if let Some(session) = persisted.as_ref().and_then(|p| p.session.as_ref()) {
+            clock.not_before(session.last_activity);
+        }
+        let now = read_clock(clock.as_ref())?;
         let shared_user = store.shared_user();
         let user_epoch = shared_user.epoch();
         let mut notices = Vec::new();
