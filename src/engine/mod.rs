@@ -577,7 +577,12 @@ impl Engine {
 
     /// The exact state, when anything changed since the last write: for close.
     pub fn take_final_snapshot(&mut self) -> Option<String> {
-        if !self.write.changed && !self.write.urgent {
+        let reserved_ahead = self
+            .state
+            .session
+            .as_ref()
+            .is_some_and(|s| s.event_index != self.write.stored_event_index);
+        if !self.write.changed && !self.write.urgent && !reserved_ahead {
             return None;
         }
         if let Some(session) = &self.state.session {

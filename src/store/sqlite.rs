@@ -50,10 +50,9 @@ impl SqliteStore {
         connection
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| store_error("cannot set the busy timeout", e))?;
-        // Read before any write: a file that is not a database fails here, untouched.
-        connection
-            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0))
-            .map_err(|e| store_error("the store file is not a readable SQLite database", e))?;
+        // Read before any write: a file that is not a database, or one damaged where sesh
+        // keeps its state, fails here and is left as it was.
+        verify_readable(&connection)?;
         let mode: String = connection
             .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
             .map_err(|e| store_error("cannot switch the store to WAL", e))?;
@@ -136,6 +135,35 @@ impl SqliteStore {
             _ => Err(Error::corrupt(format!("the stored {what} is not text"))),
         }
     }
+}
+
+/// Reads the schema and every row of sesh's own tables (a few: one per namespace).
+fn verify_readable(connection: &Connection) -> Result<()> {
+    let unreadable = |e| store_error("the store file is not a readable SQLite database", e);
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(unreadable)?;
+    for table in ["sesh_meta", "sesh_state"] {
+        if !tables.iter().any(|t| t == table) {
+            continue;
+        }
+        let mut statement = connection
+            .prepare(&format!("SELECT * FROM {table}"))
+            .map_err(unreadable)?;
+        let columns = statement.column_count();
+        let mut rows = statement.query([]).map_err(unreadable)?;
+        while let Some(row) = rows.next().map_err(unreadable)? {
+            for column in 0..columns {
+                row.get_ref(column).map_err(unreadable)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 enum Cell {
