@@ -122,6 +122,28 @@ typedef int32_t SeshLogLevel;
 #endif // __cplusplus
 
 /**
+ * The entity's `storageMechanism` values a custom store may declare.
+ */
+enum SeshStorageMechanism
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SESH_STORAGE_MECHANISM_LOCAL_STORAGE = 0,
+  SESH_STORAGE_MECHANISM_SQLITE = 1,
+  SESH_STORAGE_MECHANISM_COOKIE1 = 2,
+  SESH_STORAGE_MECHANISM_COOKIE3 = 3,
+  SESH_STORAGE_MECHANISM_FLASH_LSO = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum SeshStorageMechanism SeshStorageMechanism;
+#else
+typedef int32_t SeshStorageMechanism;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An open namespace. Thread-safe: any number of threads may use one handle at once.
  */
 typedef struct SeshHandle SeshHandle;
@@ -165,7 +187,7 @@ typedef void (*SeshLogFn)(void *user_data,
  * namespace), `sesh.state.<namespace>` a namespace's state. Values are JSON text. sesh
  * reads and overwrites records; it never deletes one.
  *
- * - `get` looks `key` up. Found: pass the value to `sesh_store_sink_write(sink, …)` and
+ * - `get` looks `key` up. Found: pass the value to `sesh_store_sink_write(sink, ...)` and
  *   return `SESH_STATUS_OK`. Not found: return `SESH_STATUS_OK` without writing the sink.
  *   Failed: return `SESH_STATUS_STORE_ERROR` (any status but OK counts as a failure;
  *   `SESH_STATUS_CORRUPT_STATE` says the data is damaged).
@@ -714,7 +736,7 @@ SeshStatus sesh_options_get_last_error(const SeshOptions *options,
                                        char **out_message);
 
 /**
- * The status's name as `sesh-replay` prints it ("ok", "no_session", …), or NULL for a value
+ * The status's name as `sesh-replay` prints it ("ok", "no_session", ...), or NULL for a value
  * that is no status. Static: never free it.
  */
 const char *sesh_status_name(int32_t status);

@@ -22,7 +22,7 @@ impl SeshStoreSink {
 /// namespace), `sesh.state.<namespace>` a namespace's state. Values are JSON text. sesh
 /// reads and overwrites records; it never deletes one.
 ///
-/// - `get` looks `key` up. Found: pass the value to `sesh_store_sink_write(sink, …)` and
+/// - `get` looks `key` up. Found: pass the value to `sesh_store_sink_write(sink, ...)` and
 ///   return `SESH_STATUS_OK`. Not found: return `SESH_STATUS_OK` without writing the sink.
 ///   Failed: return `SESH_STATUS_STORE_ERROR` (any status but OK counts as a failure;
 ///   `SESH_STATUS_CORRUPT_STATE` says the data is damaged).
