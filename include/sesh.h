@@ -531,9 +531,9 @@ SeshStatus sesh_handle_get_last_fault(SeshHandle *handle,
 
 /**
  * Copies out the message of the last call on this handle that did not return
- * `SESH_STATUS_OK`, or NULL when none did. With several threads, "last" is whichever
- * failed last. Works on a closed handle. Free the string with `sesh_string_free`.
- * Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
+ * `SESH_STATUS_OK` (this getter's own failures aside), or NULL when none did. With several
+ * threads, "last" is whichever failed last. Works on a closed handle. Free the string with
+ * `sesh_string_free`. Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
  *
  * # Safety
  * `handle` NULL or live; `out_message` NULL or writable.
@@ -725,9 +725,9 @@ SeshStatus sesh_options_set_store_custom(SeshOptions *options,
                                          const SeshCustomStore *store);
 
 /**
- * Copies out why the last failed setter or `sesh_handle_open` with these options failed,
- * or NULL when none did. Free the string with `sesh_string_free`.
- * Returns `OK` or `NULL_ARGUMENT`.
+ * Copies out why the last failed setter or `sesh_handle_open` with these options failed
+ * (this getter's own failures aside), or NULL when none did. Free the string with
+ * `sesh_string_free`. Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options; `out_message` NULL or writable.

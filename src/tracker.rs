@@ -65,6 +65,9 @@ pub struct Tracker {
     locked: Mutex<Locked>,
     /// Counts operations that read the clock, to tell a clock going back from a race.
     operations: AtomicU64,
+    /// Counts this tracker's own user resets, so that a store read that raced one is not
+    /// taken for another namespace's change.
+    user_resets: AtomicU64,
     clock: Box<dyn Clock>,
     hooks: Box<dyn Hooks>,
     namespace: String,
@@ -157,6 +160,7 @@ impl Tracker {
                 latest_now: now,
             }),
             operations: AtomicU64::new(0),
+            user_resets: AtomicU64::new(0),
             clock,
             hooks,
             namespace,
@@ -184,12 +188,26 @@ impl Tracker {
     /// Runs `op` on the engine at "now", then writes and reports what it changed.
     fn run<T>(&self, op: impl FnOnce(&mut Engine, i64, &mut Vec<Notice>) -> T) -> Result<T> {
         let seen = self.operations.load(Ordering::Acquire);
-        let mut now = read_clock(self.clock.as_ref())?;
+        let mut now = read_clock(self.clock.as_ref()).inspect_err(|err| {
+            if !self.is_closed() {
+                self.record_fault(err.kind, &err.message);
+            }
+        })?;
+        let resets = self.user_resets.load(Ordering::Acquire);
+        let store_user = self.peek_store_user();
         let mut notices = Vec::new();
         let (value, pending) = {
             let mut locked = lock(&self.locked);
             let Locked { engine, latest_now } = &mut *locked;
             let engine = engine.as_mut().ok_or_else(Error::closed)?;
+            if let Some(user) = store_user {
+                // Another namespace may have reset the user (SPEC.md §7): its session
+                // belongs to the old one and ends at its next event. Not when this tracker
+                // reset it meanwhile: the read may predate that.
+                if self.user_resets.load(Ordering::Acquire) == resets {
+                    engine.observe_store_user(user);
+                }
+            }
             if self.operations.load(Ordering::Acquire) != seen && now < *latest_now {
                 // Another thread read the clock after this one and got here first: that
                 // is a race, not the clock going back.
@@ -203,11 +221,27 @@ impl Tracker {
                 user: engine.take_user_change().map(|u| u.to_string()),
                 state: engine.take_snapshot(),
             };
+            if pending.user.is_some() {
+                self.user_resets.fetch_add(1, Ordering::AcqRel);
+            }
             (value, pending)
         };
         self.write(pending);
         self.deliver(&notices);
         Ok(value)
+    }
+
+    /// The user id the store holds now, when it can be read without waiting and this
+    /// tracker has no user write of its own pending (which the store does not show yet).
+    /// Unreadable or failing reads are left to open, which judges them.
+    fn peek_store_user(&self) -> Option<Uuid> {
+        let mut store = self.store.try_lock().ok()?;
+        // Writes drain only under the store lock, which this thread now holds.
+        if lock(&self.pending).user.is_some() {
+            return None;
+        }
+        let text = store.load_user().ok()??;
+        parse_hyphenated(&text)
     }
 
     /// Reads the engine without the clock.

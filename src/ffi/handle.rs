@@ -10,7 +10,7 @@ use crate::render::{IsoTime, SessionEntity};
 use crate::store::callback::CallbackStore;
 use crate::store::{MemoryStore, SqliteStore, Store};
 use crate::timestamp;
-use crate::tracker::{Parts, Tracker};
+use crate::tracker::{Hooks, LogLevel, Parts, Tracker};
 use std::ffi::c_char;
 use std::sync::{Mutex, PoisonError};
 
@@ -101,6 +101,7 @@ pub unsafe extern "C" fn sesh_handle_open(
             Ok(()) => SeshStatus::Ok,
             Err(err) => {
                 options.remember(&err);
+                options.hooks.log(LogLevel::Error, &err.message);
                 SeshStatus::from(&err)
             }
         }
@@ -570,9 +571,9 @@ pub unsafe extern "C" fn sesh_handle_get_last_fault(
 }
 
 /// Copies out the message of the last call on this handle that did not return
-/// `SESH_STATUS_OK`, or NULL when none did. With several threads, "last" is whichever
-/// failed last. Works on a closed handle. Free the string with `sesh_string_free`.
-/// Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
+/// `SESH_STATUS_OK` (this getter's own failures aside), or NULL when none did. With several
+/// threads, "last" is whichever failed last. Works on a closed handle. Free the string with
+/// `sesh_string_free`. Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
 ///
 /// # Safety
 /// `handle` NULL or live; `out_message` NULL or writable.

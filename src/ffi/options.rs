@@ -486,9 +486,9 @@ pub unsafe extern "C" fn sesh_options_set_store_custom(
     })
 }
 
-/// Copies out why the last failed setter or `sesh_handle_open` with these options failed,
-/// or NULL when none did. Free the string with `sesh_string_free`.
-/// Returns `OK` or `NULL_ARGUMENT`.
+/// Copies out why the last failed setter or `sesh_handle_open` with these options failed
+/// (this getter's own failures aside), or NULL when none did. Free the string with
+/// `sesh_string_free`. Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options; `out_message` NULL or writable.
@@ -497,14 +497,20 @@ pub unsafe extern "C" fn sesh_options_get_last_error(
     options: *const SeshOptions,
     out_message: *mut *mut c_char,
 ) -> SeshStatus {
-    with_options(options.cast_mut(), |o| {
-        let out = super::out_param(out_message, "out_message")?;
-        let message = o
+    boundary(|| {
+        // SAFETY: the caller passes NULL or live options.
+        let Some(options) = (unsafe { options.as_ref() }) else {
+            return SeshStatus::NullArgument;
+        };
+        let Ok(out) = super::out_param(out_message, "out_message") else {
+            return SeshStatus::NullArgument;
+        };
+        let message = options
             .last_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         *out = message.map_or(std::ptr::null_mut(), owned_string);
-        Ok(())
+        SeshStatus::Ok
     })
 }

@@ -1,0 +1,706 @@
+/* Bad input through the C ABI: NULLs, non-UTF-8 strings, malformed UUIDs, bad timestamps,
+ * bad clock readings and closed handles. Each failing call must return its documented
+ * status, leave the out-parameters as they were and change nothing. Also: status names and
+ * messages, sesh_version, the NULL frees and the last-error messages. */
+#include <limits.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "fixture.h"
+
+static const char *const UPPER_ID = "0F8FAD5B-D9CB-469F-A165-70867728950E";
+static const char *const UPPER_ID_LOWERED = "0f8fad5b-d9cb-469f-a165-70867728950e";
+static const char *const VALID_ID = "a3bb189e-8bf9-4888-9912-ace4e6543002";
+
+static const char *const NOT_UTF8[] = {
+    "\xff\xfe",                                  /* bytes that never appear in UTF-8 */
+    "abc\xc3",                                   /* a truncated sequence */
+    "\xc0\xaf",                                  /* an overlong encoding of '/' */
+    "\xed\xa0\x80",                              /* a UTF-16 surrogate */
+    "0f8fad5b-d9cb-469f-a165-70867728950\xe9",   /* a UUID with a Latin-1 byte */
+};
+#define NOT_UTF8_COUNT (sizeof NOT_UTF8 / sizeof NOT_UTF8[0])
+
+static const char *const MALFORMED_IDS[] = {
+    "",
+    "not-a-uuid",
+    "0f8fad5bd9cb469fa16570867728950e",                    /* simple form */
+    "{0f8fad5b-d9cb-469f-a165-70867728950e}",              /* braced */
+    "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e",       /* URN */
+    "0f8fad5b-d9cb-469f-a165-70867728950e0",               /* over-long by one */
+    "0f8fad5b-d9cb-469f-a165-70867728950e-0f8fad5b",       /* over-long */
+    "0f8fad5b-d9cb-469f-a165-70867728950",                 /* one short */
+    "0f8fad5b-d9cb-469f-a165-70867728950g",                /* a non-hex digit */
+    "0f8fad5b-d9cb4-69f-a165-70867728950e",                /* hyphen misplaced */
+    "0f8fad5b_d9cb_469f_a165_70867728950e",                /* wrong separators */
+    " 0f8fad5b-d9cb-469f-a165-70867728950e",               /* leading space */
+    "0f8fad5b-d9cb-469f-a165-70867728950e ",               /* trailing space */
+    "0f8fad5b-d9cb-469f-a165-7086772895\xc3\xa9",          /* 36 bytes, non-hex UTF-8 */
+    "+f8fad5b-d9cb-469f-a165-70867728950e",                /* sign */
+};
+#define MALFORMED_COUNT (sizeof MALFORMED_IDS / sizeof MALFORMED_IDS[0])
+
+/* ----- statuses, version, frees --------------------------------------------------------- */
+
+static void test_status_names_and_messages(void) {
+  static const char *const expected[] = {
+      "ok",     "no_session",    "invalid_argument", "null_argument", "invalid_utf8", "closed",
+      "store_error", "corrupt_state", "callback_error", "unsupported", "panic"};
+  static const SeshStatus all[] = {
+      SESH_STATUS_OK,           SESH_STATUS_NO_SESSION,     SESH_STATUS_INVALID_ARGUMENT,
+      SESH_STATUS_NULL_ARGUMENT, SESH_STATUS_INVALID_UTF8,  SESH_STATUS_CLOSED,
+      SESH_STATUS_STORE_ERROR,  SESH_STATUS_CORRUPT_STATE,  SESH_STATUS_CALLBACK_ERROR,
+      SESH_STATUS_UNSUPPORTED,  SESH_STATUS_PANIC};
+  const size_t n = sizeof all / sizeof all[0];
+  for (size_t i = 0; i < n; i++) {
+    CHECK(all[i] == (SeshStatus)i);
+    const char *name = sesh_status_name(all[i]);
+    const char *message = sesh_status_message(all[i]);
+    if (!CHECK(name != NULL) || !CHECK(message != NULL)) continue;
+    if (!CHECK(strcmp(name, expected[i]) == 0)) fprintf(stderr, "  name %zu is \"%s\"\n", i, name);
+    CHECK(strlen(message) > 0);
+    /* Static: the same text on every call. */
+    CHECK(sesh_status_name(all[i]) == name);
+    CHECK(sesh_status_message(all[i]) == message);
+    for (size_t j = 0; j < i; j++) {
+      CHECK(strcmp(sesh_status_name(all[j]), name) != 0);
+      CHECK(strcmp(sesh_status_message(all[j]), message) != 0);
+    }
+  }
+  /* Values that are no status. (SESH_STATUS_PANIC + 1 is the first unused value.) */
+  const int32_t bad[] = {-1, SESH_STATUS_PANIC + 1, 12, 100, 255, 256, INT32_MAX, INT32_MIN};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    CHECK(sesh_status_name(bad[i]) == NULL);
+    CHECK(sesh_status_message(bad[i]) == NULL);
+  }
+}
+
+static void test_version(void) {
+  const char *version = sesh_version();
+  if (!CHECK(version != NULL)) return;
+  CHECK(strlen(version) > 0);
+  CHECK(version[0] >= '0' && version[0] <= '9');
+  CHECK(strchr(version, '.') != NULL);
+  CHECK(strcmp(sesh_version(), version) == 0);
+}
+
+static void test_frees_ignore_null(void) {
+  sesh_string_free(NULL);
+  sesh_handle_free(NULL);
+  sesh_options_free(NULL);
+  /* The library is still fine afterwards. */
+  SeshOptions *options = NULL;
+  CHECK_STATUS(sesh_options_new(&options), SESH_STATUS_OK);
+  CHECK(options != NULL);
+  sesh_options_free(options);
+}
+
+/* ----- NULL arguments ------------------------------------------------------------------- */
+
+static void test_null_handle(void) {
+  char *s = SENTINEL_STR;
+  char *s2 = SENTINEL_STR;
+  int64_t i = SENTINEL_I64;
+  bool b = true;
+  SeshStatus fault = SENTINEL_STATUS;
+
+  CHECK_STATUS(sesh_handle_close(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_event_track(NULL, NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_event_track(NULL, VALID_ID, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_event_track_at(NULL, NULL, T0, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_app_background(NULL, NULL, &s, &s2), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_app_foreground(NULL, NULL, &s, &s2), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_new(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_begin(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_end(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_check(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_pause(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_resume(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_anonymous_set(NULL, true), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_user_reset(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_user_get_id(NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_app_get_in_background(NULL, &b), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_id(NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_index(NULL, &i), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_event_index(NULL, &i), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_previous_id(NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_background_index(NULL, &i), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_foreground_index(NULL, &i), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_first_event_id(NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_first_event_timestamp(NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_entity(NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_handle_get_last_fault(NULL, &fault), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_handle_get_last_error(NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+
+  CHECK(s == SENTINEL_STR);
+  CHECK(s2 == SENTINEL_STR);
+  CHECK(i == SENTINEL_I64);
+  CHECK(b == true);
+  CHECK(fault == SENTINEL_STATUS);
+}
+
+/* A NULL out-parameter on a live handle: NULL_ARGUMENT, and the session does not move. */
+static void test_null_out_params(void) {
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  Recorder rec;
+  recorder_clear(&rec);
+  SeshHandle *h = open_default(&clock, &rec);
+  CHECK(track_index(h, NULL) == 1);
+  char before[37];
+  CHECK(session_id_of(h, before));
+  int callbacks = rec.starts + rec.ends;
+
+  char *s = SENTINEL_STR;
+  CHECK_STATUS(sesh_event_track(h, NULL, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_event_track(h, VALID_ID, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_event_track_at(h, NULL, T0, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_app_background(h, NULL, NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK(s == SENTINEL_STR);
+  CHECK_STATUS(sesh_app_background(h, NULL, &s, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK(s == SENTINEL_STR);
+  CHECK_STATUS(sesh_app_background(h, NULL, NULL, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK(!in_background_of(h));
+  CHECK(event_index_of(h) == 1);
+  /* Even when the move would be a no-op. */
+  CHECK_STATUS(sesh_app_foreground(h, NULL, NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_app_foreground(h, NULL, &s, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK(s == SENTINEL_STR);
+
+  /* Foreground with a NULL out-parameter while in background. */
+  char *event = NULL, *entity = NULL;
+  CHECK_STATUS(sesh_app_background(h, NULL, &event, &entity), SESH_STATUS_OK);
+  sesh_string_free(event);
+  sesh_string_free(entity);
+  CHECK(event_index_of(h) == 2);
+  CHECK_STATUS(sesh_app_foreground(h, NULL, NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_app_foreground(h, NULL, &s, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK(s == SENTINEL_STR);
+  CHECK(in_background_of(h));
+  CHECK(event_index_of(h) == 2);
+  int64_t fg = SENTINEL_I64;
+  CHECK_STATUS(sesh_session_get_foreground_index(h, &fg), SESH_STATUS_OK);
+  CHECK(fg == 0);
+
+  CHECK_STATUS(sesh_user_get_id(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_app_get_in_background(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_id(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_index(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_event_index(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_previous_id(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_background_index(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_foreground_index(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_first_event_id(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_first_event_timestamp(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_session_get_entity(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_handle_get_last_fault(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_handle_get_last_error(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+
+  /* Nothing moved: same session, same index, no callback. */
+  char after[37];
+  CHECK(session_id_of(h, after));
+  CHECK(strcmp(before, after) == 0);
+  CHECK(event_index_of(h) == 2);
+  CHECK(rec.starts + rec.ends == callbacks);
+  CHECK(track_index(h, NULL) == 3);
+
+  CHECK_STATUS(sesh_handle_close(h), SESH_STATUS_OK);
+  sesh_handle_free(h);
+}
+
+static void test_null_options_and_out(void) {
+  char *s = SENTINEL_STR;
+  SeshHandle *h = (SeshHandle *)SENTINEL_STR;
+
+  CHECK_STATUS(sesh_options_new(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_handle_open(NULL, &h), SESH_STATUS_NULL_ARGUMENT);
+  CHECK(h == (SeshHandle *)SENTINEL_STR);
+  CHECK_STATUS(sesh_options_set_namespace(NULL, "ns"), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_foreground_timeout(NULL, 10), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_background_timeout(NULL, 10), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_max_duration(NULL, 10), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_continue_on_restart(NULL, false), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_anonymous(NULL, true), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_automatic(NULL, false), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_start_in_background(NULL, true), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_clock(NULL, test_clock_read, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_session_start_callback(NULL, recorder_on_start, NULL),
+               SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_session_end_callback(NULL, recorder_on_end, NULL),
+               SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_log_callback(NULL, NULL, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_store_memory(NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_store_sqlite(NULL, "sesh.db"), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_get_last_error(NULL, &s), SESH_STATUS_NULL_ARGUMENT);
+  CHECK(s == SENTINEL_STR);
+
+  SeshOptions *options = NULL;
+  CHECK_STATUS(sesh_options_new(&options), SESH_STATUS_OK);
+  CHECK_STATUS(sesh_handle_open(options, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_namespace(options, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_store_sqlite(options, NULL), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_options_get_last_error(options, NULL), SESH_STATUS_NULL_ARGUMENT);
+  sesh_options_free(options);
+}
+
+/* ----- non-UTF-8 strings, malformed UUIDs, bad timestamps -------------------------------- */
+
+/* Every call that takes an event id refuses `id` with `want`, writes nothing, changes nothing. */
+static void refuse_event_id(SeshHandle *h, Recorder *rec, const char *id, SeshStatus want) {
+  char before[37];
+  CHECK(session_id_of(h, before));
+  int64_t index = event_index_of(h);
+  bool background = in_background_of(h);
+  int callbacks = rec->starts + rec->ends;
+  char *a = SENTINEL_STR, *b = SENTINEL_STR;
+
+  CHECK_STATUS(sesh_event_track(h, id, &a), want);
+  CHECK_STATUS(sesh_event_track_at(h, id, T0, &a), want);
+  CHECK(a == SENTINEL_STR);
+  if (background) {
+    CHECK_STATUS(sesh_app_foreground(h, id, &a, &b), want);
+  } else {
+    CHECK_STATUS(sesh_app_background(h, id, &a, &b), want);
+  }
+  CHECK(a == SENTINEL_STR);
+  CHECK(b == SENTINEL_STR);
+
+  char after[37];
+  CHECK(session_id_of(h, after));
+  CHECK(strcmp(before, after) == 0);
+  CHECK(event_index_of(h) == index);
+  CHECK(in_background_of(h) == background);
+  CHECK(rec->starts + rec->ends == callbacks);
+  /* The failure left a message. */
+  char *message = NULL;
+  CHECK_STATUS(sesh_handle_get_last_error(h, &message), SESH_STATUS_OK);
+  CHECK(message != NULL && strlen(message) > 0);
+  sesh_string_free(message);
+}
+
+static void test_invalid_utf8(void) {
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  Recorder rec;
+  recorder_clear(&rec);
+  SeshHandle *h = open_default(&clock, &rec);
+  CHECK(track_index(h, NULL) == 1);
+  for (size_t i = 0; i < NOT_UTF8_COUNT; i++) {
+    refuse_event_id(h, &rec, NOT_UTF8[i], SESH_STATUS_INVALID_UTF8);
+  }
+  /* And in background, through foreground. */
+  char *event = NULL, *entity = NULL;
+  CHECK_STATUS(sesh_app_background(h, NULL, &event, &entity), SESH_STATUS_OK);
+  sesh_string_free(event);
+  sesh_string_free(entity);
+  for (size_t i = 0; i < NOT_UTF8_COUNT; i++) {
+    refuse_event_id(h, &rec, NOT_UTF8[i], SESH_STATUS_INVALID_UTF8);
+  }
+  sesh_handle_free(h);
+
+  /* The option strings. */
+  SeshOptions *options = NULL;
+  CHECK_STATUS(sesh_options_new(&options), SESH_STATUS_OK);
+  for (size_t i = 0; i < NOT_UTF8_COUNT; i++) {
+    CHECK_STATUS(sesh_options_set_namespace(options, NOT_UTF8[i]), SESH_STATUS_INVALID_UTF8);
+    CHECK_STATUS(sesh_options_set_store_sqlite(options, NOT_UTF8[i]), SESH_STATUS_INVALID_UTF8);
+    char *message = NULL;
+    CHECK_STATUS(sesh_options_get_last_error(options, &message), SESH_STATUS_OK);
+    CHECK(message != NULL && strlen(message) > 0);
+    sesh_string_free(message);
+  }
+  /* The options still open a working handle on the default namespace. */
+  CHECK_STATUS(sesh_options_set_clock(options, test_clock_read, &clock), SESH_STATUS_OK);
+  h = open_with(options);
+  CHECK(track_index(h, NULL) == 1);
+  sesh_handle_free(h);
+  sesh_options_free(options);
+}
+
+static void test_malformed_uuids(void) {
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  Recorder rec;
+  recorder_clear(&rec);
+  SeshHandle *h = open_default(&clock, &rec);
+  CHECK(track_index(h, NULL) == 1);
+  for (size_t i = 0; i < MALFORMED_COUNT; i++) {
+    refuse_event_id(h, &rec, MALFORMED_IDS[i], SESH_STATUS_INVALID_ARGUMENT);
+  }
+  sesh_handle_free(h);
+}
+
+/* Upper- and mixed-case UUIDs are taken and given back lower-case. */
+static void test_upper_case_uuids(void) {
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  SeshHandle *h = open_default(&clock, NULL);
+  char *entity = NULL, *event = NULL, *id = NULL;
+
+  CHECK_STATUS(sesh_event_track(h, UPPER_ID, &entity), SESH_STATUS_OK);
+  CHECK(json_str_is(entity, "firstEventId", UPPER_ID_LOWERED));
+  CHECK(strstr(entity, UPPER_ID) == NULL);
+  sesh_string_free(entity);
+  CHECK_STATUS(sesh_session_get_first_event_id(h, &id), SESH_STATUS_OK);
+  CHECK(id && strcmp(id, UPPER_ID_LOWERED) == 0);
+  sesh_string_free(id);
+
+  /* track_at, mixed case. */
+  CHECK_STATUS(sesh_session_new(h), SESH_STATUS_OK);
+  CHECK_STATUS(sesh_event_track_at(h, "A3bB189E-8bF9-4888-9912-AcE4E6543002", T0, &entity),
+               SESH_STATUS_OK);
+  CHECK(json_str_is(entity, "firstEventId", VALID_ID));
+  sesh_string_free(entity);
+
+  /* A lifecycle event as a session's first event. */
+  CHECK_STATUS(sesh_session_new(h), SESH_STATUS_OK);
+  entity = NULL;
+  CHECK_STATUS(sesh_app_background(h, UPPER_ID, &event, &entity), SESH_STATUS_OK);
+  CHECK(json_str_is(entity, "firstEventId", UPPER_ID_LOWERED));
+  sesh_string_free(event);
+  sesh_string_free(entity);
+  CHECK_STATUS(sesh_session_new(h), SESH_STATUS_OK);
+  entity = NULL;
+  CHECK_STATUS(sesh_app_foreground(h, UPPER_ID, &event, &entity), SESH_STATUS_OK);
+  CHECK(json_str_is(entity, "firstEventId", UPPER_ID_LOWERED));
+  sesh_string_free(event);
+  sesh_string_free(entity);
+  CHECK_STATUS(sesh_session_get_first_event_id(h, &id), SESH_STATUS_OK);
+  CHECK(id && strcmp(id, UPPER_ID_LOWERED) == 0);
+  sesh_string_free(id);
+  sesh_handle_free(h);
+}
+
+static void expect_first_timestamp(SeshHandle *h, int64_t ts, const char *iso) {
+  char *entity = NULL, *text = NULL;
+  CHECK_STATUS(sesh_session_new(h), SESH_STATUS_OK);
+  CHECK_STATUS(sesh_event_track_at(h, NULL, ts, &entity), SESH_STATUS_OK);
+  CHECK(json_str_is(entity, "firstEventTimestamp", iso));
+  CHECK(json_int(entity, "eventIndex") == 1);
+  sesh_string_free(entity);
+  CHECK_STATUS(sesh_session_get_first_event_timestamp(h, &text), SESH_STATUS_OK);
+  CHECK(text && strcmp(text, iso) == 0);
+  sesh_string_free(text);
+}
+
+static void test_timestamps(void) {
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  Recorder rec;
+  recorder_clear(&rec);
+  SeshHandle *h = open_default(&clock, &rec);
+  CHECK(track_index(h, NULL) == 1);
+  char before[37];
+  CHECK(session_id_of(h, before));
+
+  const int64_t bad[] = {-1, MAX_MS + 1, INT64_MAX, INT64_MIN, -T0};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char *entity = SENTINEL_STR;
+    CHECK_STATUS(sesh_event_track_at(h, NULL, bad[i], &entity), SESH_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sesh_event_track_at(h, VALID_ID, bad[i], &entity), SESH_STATUS_INVALID_ARGUMENT);
+    CHECK(entity == SENTINEL_STR);
+  }
+  char after[37];
+  CHECK(session_id_of(h, after));
+  CHECK(strcmp(before, after) == 0);
+  CHECK(event_index_of(h) == 1);
+  CHECK(rec.starts == 1 && rec.ends == 0);
+
+  /* The event's own timestamp does not drive the session rules: the clock does. */
+  char *entity = NULL;
+  CHECK_STATUS(sesh_event_track_at(h, NULL, 0, &entity), SESH_STATUS_OK);
+  CHECK(json_int(entity, "eventIndex") == 2);
+  CHECK(json_str_is(entity, "sessionId", before));
+  sesh_string_free(entity);
+  CHECK_STATUS(sesh_event_track_at(h, NULL, MAX_MS, &entity), SESH_STATUS_OK);
+  CHECK(json_int(entity, "eventIndex") == 3);
+  CHECK(json_str_is(entity, "sessionId", before));
+  sesh_string_free(entity);
+  CHECK(rec.starts == 1 && rec.ends == 0);
+
+  /* As a session's first event, the timestamp is firstEventTimestamp. */
+  expect_first_timestamp(h, 0, "1970-01-01T00:00:00.000Z");
+  expect_first_timestamp(h, MAX_MS, "9999-12-31T23:59:59.999Z");
+  expect_first_timestamp(h, INT64_C(1234567891012), "2009-02-13T23:31:31.012Z");
+  sesh_handle_free(h);
+}
+
+/* ----- the clock callback answering nonsense ------------------------------------------- */
+
+typedef struct {
+  int calls;
+  int bad_level;
+  char last[512];
+} LogRecord;
+
+static void on_log(void *user_data, int32_t level, const char *message) {
+  LogRecord *log = user_data;
+  log->calls++;
+  if (level < SESH_LOG_LEVEL_ERROR || level > SESH_LOG_LEVEL_DEBUG) log->bad_level++;
+  snprintf(log->last, sizeof log->last, "%s", message ? message : "(null)");
+}
+
+static void test_bad_clock_at_open(void) {
+  const int64_t bad[] = {-1, MAX_MS + 1, INT64_MAX, INT64_MIN};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    TestClock clock;
+    test_clock_init(&clock, bad[i]);
+    LogRecord log = {0};
+    SeshOptions *options = options_for(&clock, NULL);
+    CHECK_STATUS(sesh_options_set_log_callback(options, on_log, &log), SESH_STATUS_OK);
+    SeshHandle *h = (SeshHandle *)SENTINEL_STR;
+    CHECK_STATUS(sesh_handle_open(options, &h), SESH_STATUS_CALLBACK_ERROR);
+    CHECK(h == (SeshHandle *)SENTINEL_STR);
+    CHECK(atomic_load(&clock.reads) > 0);
+    char *message = NULL;
+    CHECK_STATUS(sesh_options_get_last_error(options, &message), SESH_STATUS_OK);
+    CHECK(message != NULL && strlen(message) > 0);
+    sesh_string_free(message);
+    /* sesh_handle_open: "the reason is kept in the options ... and sent to the log callback". */
+    if (!CHECK(log.calls > 0)) {
+      fprintf(stderr, "  clock %lld: open failed with no log message\n", (long long)bad[i]);
+    }
+    CHECK(log.bad_level == 0);
+    /* The same options open once the clock is sane. */
+    test_clock_set(&clock, T0);
+    h = open_with(options);
+    sesh_handle_free(h);
+    sesh_options_free(options);
+  }
+}
+
+static void test_bad_clock_on_calls(void) {
+  const int64_t bad[] = {-1, MAX_MS + 1, INT64_MAX, INT64_MIN};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    TestClock clock;
+    test_clock_init(&clock, T0);
+    Recorder rec;
+    recorder_clear(&rec);
+    LogRecord log = {0};
+    SeshOptions *options = options_for(&clock, &rec);
+    CHECK_STATUS(sesh_options_set_log_callback(options, on_log, &log), SESH_STATUS_OK);
+    SeshHandle *h = open_with(options);
+    sesh_options_free(options);
+    CHECK(track_index(h, NULL) == 1);
+    SeshStatus fault = SENTINEL_STATUS;
+    CHECK_STATUS(sesh_handle_get_last_fault(h, &fault), SESH_STATUS_OK);
+    CHECK_STATUS(fault, SESH_STATUS_OK);
+    char before[37];
+    CHECK(session_id_of(h, before));
+
+    test_clock_set(&clock, bad[k]);
+    char *a = SENTINEL_STR, *b = SENTINEL_STR;
+    CHECK_STATUS(sesh_event_track(h, NULL, &a), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_event_track(h, VALID_ID, &a), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_event_track_at(h, NULL, T0, &a), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_app_background(h, NULL, &a, &b), SESH_STATUS_CALLBACK_ERROR);
+    CHECK(a == SENTINEL_STR && b == SENTINEL_STR);
+    CHECK_STATUS(sesh_session_new(h), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_session_begin(h), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_session_end(h), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_session_check(h), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_session_pause(h), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_session_resume(h), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_anonymous_set(h, true), SESH_STATUS_CALLBACK_ERROR);
+    CHECK_STATUS(sesh_user_reset(h), SESH_STATUS_CALLBACK_ERROR);
+
+    /* The message of the failure. */
+    char *message = NULL;
+    CHECK_STATUS(sesh_handle_get_last_error(h, &message), SESH_STATUS_OK);
+    CHECK(message != NULL && strlen(message) > 0);
+    sesh_string_free(message);
+    /* sesh_handle_get_last_fault: "the last fault the handle met on its own (..., a bad
+     * clock reading)"; faults go to the log callback. */
+    fault = SENTINEL_STATUS;
+    CHECK_STATUS(sesh_handle_get_last_fault(h, &fault), SESH_STATUS_OK);
+    if (!CHECK_STATUS(fault, SESH_STATUS_CALLBACK_ERROR)) {
+      fprintf(stderr, "  clock %lld: a bad clock reading is not the handle's last fault\n",
+              (long long)bad[k]);
+    }
+    if (!CHECK(log.calls > 0)) {
+      fprintf(stderr, "  clock %lld: a bad clock reading was not logged\n", (long long)bad[k]);
+    }
+
+    /* Nothing changed: same session, same index, same user, no callbacks, foreground,
+     * not paused, not anonymous. */
+    test_clock_set(&clock, T0 + 1000);
+    char after[37];
+    CHECK(session_id_of(h, after));
+    CHECK(strcmp(before, after) == 0);
+    CHECK(event_index_of(h) == 1);
+    CHECK(!in_background_of(h));
+    CHECK(rec.starts == 1 && rec.ends == 0);
+    char *user = NULL;
+    CHECK_STATUS(sesh_user_get_id(h, &user), SESH_STATUS_OK);
+    CHECK(user && strcmp(user, NIL_UUID) != 0);
+    sesh_string_free(user);
+    /* Not paused: a timeout renews. */
+    test_clock_set(&clock, T0 + 1000 + 1800 * 1000 + 1);
+    CHECK(track_index(h, NULL) == 1);
+    CHECK(rec.ends == 1 && json_str_is(rec.json[1], "reason", "timeout"));
+    CHECK(rec.ends == 1 && json_str_is(rec.json[1], "sessionId", before));
+    sesh_handle_free(h);
+  }
+}
+
+/* The edges of the clock's range are fine. */
+static void test_clock_edges(void) {
+  TestClock clock;
+  test_clock_init(&clock, 0);
+  SeshHandle *h = open_default(&clock, NULL);
+  char *entity = NULL;
+  CHECK_STATUS(sesh_event_track(h, NULL, &entity), SESH_STATUS_OK);
+  CHECK(json_str_is(entity, "firstEventTimestamp", "1970-01-01T00:00:00.000Z"));
+  sesh_string_free(entity);
+  test_clock_set(&clock, MAX_MS);
+  CHECK_STATUS(sesh_event_track(h, NULL, &entity), SESH_STATUS_OK);
+  CHECK(json_str_is(entity, "firstEventTimestamp", "9999-12-31T23:59:59.999Z"));
+  sesh_string_free(entity);
+  sesh_handle_free(h);
+}
+
+/* ----- closed handles ------------------------------------------------------------------- */
+
+static void test_closed(void) {
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  Recorder rec;
+  recorder_clear(&rec);
+  SeshHandle *h = open_default(&clock, &rec);
+  CHECK(track_index(h, NULL) == 1);
+
+  /* No failure yet: the last error is NULL. */
+  char *message = SENTINEL_STR;
+  CHECK_STATUS(sesh_handle_get_last_error(h, &message), SESH_STATUS_OK);
+  CHECK(message == NULL);
+
+  CHECK_STATUS(sesh_handle_close(h), SESH_STATUS_OK);
+  /* Closing does not end the session. */
+  CHECK(rec.starts == 1 && rec.ends == 0);
+
+  char *s = SENTINEL_STR, *s2 = SENTINEL_STR;
+  int64_t i = SENTINEL_I64;
+  bool b = true;
+  SeshStatus fault = SENTINEL_STATUS;
+  CHECK_STATUS(sesh_handle_close(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_event_track(h, NULL, &s), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_event_track(h, VALID_ID, &s), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_event_track_at(h, NULL, T0, &s), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_app_background(h, NULL, &s, &s2), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_app_foreground(h, NULL, &s, &s2), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_new(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_begin(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_end(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_check(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_pause(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_resume(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_anonymous_set(h, true), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_user_reset(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_user_get_id(h, &s), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_app_get_in_background(h, &b), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_id(h, &s), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_index(h, &i), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_event_index(h, &i), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_previous_id(h, &s), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_background_index(h, &i), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_foreground_index(h, &i), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_first_event_id(h, &s), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_first_event_timestamp(h, &s), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_entity(h, &s), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_handle_get_last_fault(h, &fault), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_handle_close(h), SESH_STATUS_CLOSED);
+  CHECK(s == SENTINEL_STR && s2 == SENTINEL_STR);
+  CHECK(i == SENTINEL_I64);
+  CHECK(b == true);
+  CHECK(fault == SENTINEL_STATUS);
+  /* No callback ran. */
+  CHECK(rec.starts == 1 && rec.ends == 0);
+
+  /* The last error works on a closed handle and tells of the last failure. */
+  message = NULL;
+  CHECK_STATUS(sesh_handle_get_last_error(h, &message), SESH_STATUS_OK);
+  CHECK(message != NULL && strlen(message) > 0);
+  sesh_string_free(message);
+  sesh_handle_free(h);
+
+  /* Freeing a handle that was never closed closes it. */
+  h = open_default(&clock, NULL);
+  CHECK(track_index(h, NULL) == 1);
+  sesh_handle_free(h);
+}
+
+/* ----- last-error messages -------------------------------------------------------------- */
+
+static void test_last_error_messages(void) {
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  SeshHandle *h = open_default(&clock, NULL);
+  char *message = SENTINEL_STR;
+  CHECK_STATUS(sesh_handle_get_last_error(h, &message), SESH_STATUS_OK);
+  CHECK(message == NULL);
+
+  /* A getter with no session fails with no_session: a message. */
+  int64_t index = SENTINEL_I64;
+  CHECK_STATUS(sesh_session_get_index(h, &index), SESH_STATUS_NO_SESSION);
+  CHECK_STATUS(sesh_handle_get_last_error(h, &message), SESH_STATUS_OK);
+  CHECK(message != NULL && strlen(message) > 0);
+  sesh_string_free(message);
+
+  /* A bad id: a message; a later success keeps it. */
+  char *entity = SENTINEL_STR;
+  CHECK_STATUS(sesh_event_track(h, "nope", &entity), SESH_STATUS_INVALID_ARGUMENT);
+  char *first = NULL;
+  CHECK_STATUS(sesh_handle_get_last_error(h, &first), SESH_STATUS_OK);
+  CHECK(first != NULL && strlen(first) > 0);
+  CHECK(track_index(h, NULL) == 1);
+  char *second = NULL;
+  CHECK_STATUS(sesh_handle_get_last_error(h, &second), SESH_STATUS_OK);
+  CHECK(first && second && strcmp(first, second) == 0);
+  /* Each copy is the caller's. */
+  CHECK(first != second);
+  sesh_string_free(first);
+  sesh_string_free(second);
+  sesh_handle_free(h);
+
+  /* Options: NULL until a setter fails, then why. */
+  SeshOptions *options = NULL;
+  CHECK_STATUS(sesh_options_new(&options), SESH_STATUS_OK);
+  message = SENTINEL_STR;
+  CHECK_STATUS(sesh_options_get_last_error(options, &message), SESH_STATUS_OK);
+  CHECK(message == NULL);
+  CHECK_STATUS(sesh_options_set_foreground_timeout(options, 0), SESH_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sesh_options_get_last_error(options, &first), SESH_STATUS_OK);
+  CHECK(first != NULL && strlen(first) > 0);
+  /* A successful setter keeps it. */
+  CHECK_STATUS(sesh_options_set_foreground_timeout(options, 60), SESH_STATUS_OK);
+  /* The getter is no setter: its own NULL argument does not replace the message. */
+  CHECK_STATUS(sesh_options_get_last_error(options, NULL), SESH_STATUS_NULL_ARGUMENT);
+  second = NULL;
+  CHECK_STATUS(sesh_options_get_last_error(options, &second), SESH_STATUS_OK);
+  if (!CHECK(first && second && strcmp(first, second) == 0)) {
+    fprintf(stderr, "  options last error was \"%s\", now \"%s\"\n", first ? first : "(null)",
+            second ? second : "(null)");
+  }
+  sesh_string_free(first);
+  sesh_string_free(second);
+  sesh_options_free(options);
+}
+
+int main(void) {
+  test_status_names_and_messages();
+  test_version();
+  test_frees_ignore_null();
+  test_null_handle();
+  test_null_out_params();
+  test_null_options_and_out();
+  test_invalid_utf8();
+  test_malformed_uuids();
+  test_upper_case_uuids();
+  test_timestamps();
+  test_bad_clock_at_open();
+  test_bad_clock_on_calls();
+  test_clock_edges();
+  test_closed();
+  test_last_error_messages();
+  return CHECK_EXIT();
+}

@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""Runs sesh-replay scenarios and compares their output with the expected files.
+
+A scenario is NAME.txt, optionally followed by NAME.run2.txt, NAME.run3.txt, ...: the runs
+are played one after the other by separate sesh-replay processes in one temporary working
+directory (so that a store file written by one run is there for the next). Their outputs,
+put together, are checked and then compared with NAME.expected:
+
+  * every line must be a JSON object of the shape REPLAY.md gives;
+  * every "entity" and every session_start callback's "data" must be a valid
+    client_session 1-0-2 self-describing JSON (SPEC.md §2), every lifecycle "event" a
+    valid application_background / application_foreground event (SPEC.md §4), and every
+    session_end callback's "data" a summary of SPEC.md §6;
+  * UUIDs are replaced, in order of first appearance, by <id1>, <id2>, ... (the same UUID
+    always by the same placeholder); the nil UUID stays as it is;
+  * the normalized text must equal NAME.expected.
+
+    check.py [--replay PATH] [--wrapper "CMD ARGS"] [--update] [SCENARIO.txt | DIR ...]
+
+With no scenario, every scenario next to this script is checked. --update writes the
+expected files instead of comparing (validation errors still fail): read every changed
+line against SPEC.md before keeping it, since the expected files are the assertions.
+Standard library only.
+"""
+
+import argparse
+import datetime
+import difflib
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+CLIENT_SESSION_SCHEMA = "iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2"
+BACKGROUND_SCHEMA = "iglu:com.snowplowanalytics.snowplow/application_background/jsonschema/1-0-0"
+FOREGROUND_SCHEMA = "iglu:com.snowplowanalytics.snowplow/application_foreground/jsonschema/1-0-0"
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+# What normalization replaces: any UUID-looking text, in any case, so that an upper-case id
+# gets a placeholder of its own (and fails the lower-case check below anyway).
+ANY_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# What the schema's userId pattern accepts, and what SPEC.md requires of every id.
+LOWER_UUID = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+MAX_INDEX = 2147483647
+STORAGE_MECHANISMS = {"SQLITE", "COOKIE_1", "COOKIE_3", "LOCAL_STORAGE", "FLASH_LSO"}
+END_REASONS = {
+    "timeout", "clock_changed", "max_duration", "manual", "new_session", "user_changed",
+    "anonymity_changed", "restart",
+}
+STATUS_NAMES = {
+    "ok", "no_session", "invalid_argument", "null_argument", "invalid_utf8", "closed",
+    "store_error", "corrupt_state", "callback_error", "unsupported", "panic",
+}
+SESSION_KEYS = [
+    "userId", "sessionId", "sessionIndex", "eventIndex", "previousSessionId",
+    "storageMechanism", "firstEventId", "firstEventTimestamp",
+]
+SUMMARY_KEYS = [
+    "sessionId", "sessionIndex", "userId", "firstEventTimestamp", "lastActivity",
+    "eventCount", "durationMs", "reason",
+]
+GET_KEYS = [
+    "op", "t", "status", "user_id", "session_id", "session_index", "event_index",
+    "previous_session_id", "in_background", "background_index", "foreground_index",
+    "first_event_id", "first_event_timestamp", "last_fault",
+]
+RUN_SUFFIX = re.compile(r"\.run(\d+)\.txt$")
+
+
+class Invalid(Exception):
+    """A line of output that breaks a rule."""
+
+
+# ----- validation ----------------------------------------------------------------------------
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_keys(where, obj, keys):
+    if not isinstance(obj, dict):
+        raise Invalid(f"{where}: not an object: {obj!r}")
+    missing = [k for k in keys if k not in obj]
+    extra = [k for k in obj if k not in keys]
+    if missing or extra:
+        raise Invalid(f"{where}: missing keys {missing}, unexpected keys {extra}")
+
+
+def check_uuid(where, value, nullable=False):
+    if value is None and nullable:
+        return
+    if not isinstance(value, str) or not LOWER_UUID.match(value):
+        raise Invalid(f"{where}: not a lower-case UUID: {value!r}")
+
+
+def check_index(where, value, minimum=0):
+    if not is_int(value) or not minimum <= value <= MAX_INDEX:
+        raise Invalid(f"{where}: not an integer in {minimum}..{MAX_INDEX}: {value!r}")
+
+
+def check_iso_time(where, value, nullable=False):
+    if value is None and nullable:
+        return
+    if not isinstance(value, str) or not ISO_TIME.match(value):
+        raise Invalid(f"{where}: not an ISO 8601 UTC time with milliseconds: {value!r}")
+    try:
+        datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError as err:
+        raise Invalid(f"{where}: not a real date and time: {value!r} ({err})") from None
+
+
+def check_session_entity(where, entity):
+    """A client_session 1-0-2 self-describing JSON, as SPEC.md §2 writes it."""
+    check_keys(where, entity, ["schema", "data"])
+    if entity["schema"] != CLIENT_SESSION_SCHEMA:
+        raise Invalid(f"{where}: schema is {entity['schema']!r}")
+    data = entity["data"]
+    where = where + ".data"
+    check_keys(where, data, SESSION_KEYS)
+    check_uuid(where + ".userId", data["userId"])
+    check_uuid(where + ".sessionId", data["sessionId"])
+    check_index(where + ".sessionIndex", data["sessionIndex"], minimum=1)
+    check_index(where + ".eventIndex", data["eventIndex"])
+    check_uuid(where + ".previousSessionId", data["previousSessionId"], nullable=True)
+    if data["storageMechanism"] not in STORAGE_MECHANISMS:
+        raise Invalid(f"{where}.storageMechanism: {data['storageMechanism']!r}")
+    check_uuid(where + ".firstEventId", data["firstEventId"], nullable=True)
+    check_iso_time(where + ".firstEventTimestamp", data["firstEventTimestamp"], nullable=True)
+    if (data["firstEventId"] is None) != (data["firstEventTimestamp"] is None):
+        raise Invalid(f"{where}: firstEventId and firstEventTimestamp are not both set or null")
+    if (data["eventIndex"] == 0) != (data["firstEventId"] is None):
+        raise Invalid(f"{where}: first-event fields do not match eventIndex {data['eventIndex']}")
+    if data["previousSessionId"] is not None and data["previousSessionId"] == data["sessionId"]:
+        raise Invalid(f"{where}: previousSessionId is the session's own id")
+    if data["userId"] == NIL_UUID and data["previousSessionId"] is not None:
+        raise Invalid(f"{where}: anonymous (nil userId) but previousSessionId is set")
+
+
+def check_lifecycle_event(where, event, op):
+    """An application_background / application_foreground event (SPEC.md §4)."""
+    check_keys(where, event, ["schema", "data"])
+    if event["schema"] == BACKGROUND_SCHEMA:
+        key, expected_op = "backgroundIndex", "background"
+    elif event["schema"] == FOREGROUND_SCHEMA:
+        key, expected_op = "foregroundIndex", "foreground"
+    else:
+        raise Invalid(f"{where}: schema is {event['schema']!r}")
+    if op != expected_op:
+        raise Invalid(f"{where}: a {expected_op} event on a {op!r} line")
+    check_keys(where + ".data", event["data"], [key])
+    check_index(f"{where}.data.{key}", event["data"][key])
+
+
+def check_summary(where, summary):
+    """A session-end summary (SPEC.md §6)."""
+    check_keys(where, summary, SUMMARY_KEYS)
+    check_uuid(where + ".sessionId", summary["sessionId"])
+    check_index(where + ".sessionIndex", summary["sessionIndex"], minimum=1)
+    check_uuid(where + ".userId", summary["userId"])
+    check_iso_time(where + ".firstEventTimestamp", summary["firstEventTimestamp"], nullable=True)
+    check_iso_time(where + ".lastActivity", summary["lastActivity"])
+    check_index(where + ".eventCount", summary["eventCount"])
+    if not is_int(summary["durationMs"]) or summary["durationMs"] < 0:
+        raise Invalid(f"{where}.durationMs: not an integer >= 0: {summary['durationMs']!r}")
+    if summary["reason"] not in END_REASONS:
+        raise Invalid(f"{where}.reason: {summary['reason']!r}")
+    if (summary["eventCount"] == 0) != (summary["firstEventTimestamp"] is None):
+        raise Invalid(f"{where}: firstEventTimestamp does not match eventCount")
+    if summary["eventCount"] == 0 and summary["durationMs"] != 0:
+        raise Invalid(f"{where}: durationMs is not 0 for a session with no event")
+
+
+def check_status(where, value, nullable=False):
+    if value is None and nullable:
+        return
+    if value not in STATUS_NAMES:
+        raise Invalid(f"{where}: not a status name: {value!r}")
+
+
+def check_line(where, line):
+    """One line of sesh-replay output."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise Invalid(f"{where}: not JSON ({err}): {line}") from None
+    if not isinstance(obj, dict):
+        raise Invalid(f"{where}: not a JSON object: {line}")
+    op = obj.get("op")
+    if not isinstance(op, str):
+        raise Invalid(f"{where}: no op")
+    if not (is_int(obj.get("t")) or obj.get("t") is None):
+        raise Invalid(f"{where}: t is {obj.get('t')!r}")
+    check_status(where + ".status", obj.get("status"))
+    if op in ("config", "store", "kill") and obj["status"] != "invalid_argument":
+        # These print nothing, unless the line itself could not be read.
+        raise Invalid(f"{where}: {op} prints nothing")
+
+    if op == "get" and list(obj) == GET_KEYS:
+        check_uuid(where + ".user_id", obj["user_id"], nullable=obj["status"] != "ok")
+        for key in ("session_id", "previous_session_id", "first_event_id"):
+            check_uuid(f"{where}.{key}", obj[key], nullable=True)
+        for key in ("session_index", "event_index", "background_index", "foreground_index"):
+            if obj[key] is not None:
+                check_index(f"{where}.{key}", obj[key])
+        if not (isinstance(obj["in_background"], bool)
+                or (obj["in_background"] is None and obj["status"] != "ok")):
+            raise Invalid(f"{where}.in_background: {obj['in_background']!r}")
+        check_iso_time(where + ".first_event_timestamp", obj["first_event_timestamp"],
+                       nullable=True)
+        check_status(where + ".last_fault", obj["last_fault"], nullable=True)
+        session_fields = ("session_id", "session_index", "event_index", "background_index",
+                          "foreground_index")
+        if len({obj[k] is None for k in session_fields}) != 1:
+            raise Invalid(f"{where}: some session fields are null and others not")
+        return
+
+    keys = ["op", "t", "status", "entity", "event", "callbacks"]
+    if op == "open":
+        keys.append("fault")
+    if list(obj) != keys:
+        raise Invalid(f"{where}: keys are {list(obj)}, expected {keys}")
+    if op == "open":
+        check_status(where + ".fault", obj["fault"], nullable=True)
+    if obj["entity"] is not None:
+        check_session_entity(where + ".entity", obj["entity"])
+    if obj["event"] is not None:
+        check_lifecycle_event(where + ".event", obj["event"], op)
+    if not isinstance(obj["callbacks"], list):
+        raise Invalid(f"{where}.callbacks: not a list")
+    for i, callback in enumerate(obj["callbacks"]):
+        at = f"{where}.callbacks[{i}]"
+        check_keys(at, callback, ["kind", "data"])
+        if callback["kind"] == "session_start":
+            check_session_entity(at + ".data", callback["data"])
+        elif callback["kind"] == "session_end":
+            check_summary(at + ".data", callback["data"])
+        else:
+            raise Invalid(f"{at}.kind: {callback['kind']!r}")
+
+
+# ----- running and comparing -----------------------------------------------------------------
+
+def normalize(text):
+    """Replaces each distinct UUID by <idN> in order of first appearance, nil excepted."""
+    seen = {}
+
+    def placeholder(match):
+        value = match.group(0)
+        if value == NIL_UUID:
+            return value
+        if value not in seen:
+            seen[value] = f"<id{len(seen) + 1}>"
+        return seen[value]
+
+    return ANY_UUID.sub(placeholder, text)
+
+
+def scenario_runs(first):
+    """NAME.txt, then NAME.run2.txt, NAME.run3.txt, ... while they exist."""
+    runs = [first]
+    base = first[: -len(".txt")]
+    n = 2
+    while os.path.exists(f"{base}.run{n}.txt"):
+        runs.append(f"{base}.run{n}.txt")
+        n += 1
+    return runs
+
+
+def find_scenarios(args):
+    found = []
+    for arg in args or [HERE]:
+        if os.path.isdir(arg):
+            names = sorted(os.listdir(arg))
+            found += [os.path.join(arg, n) for n in names
+                      if n.endswith(".txt") and n != "CMakeLists.txt" and not RUN_SUFFIX.search(n)]
+        else:
+            match = RUN_SUFFIX.search(arg)
+            found.append(arg[: match.start()] + ".txt" if match else arg)
+    unique = []
+    for path in found:
+        path = os.path.abspath(path)
+        if path not in unique:
+            unique.append(path)
+    return unique
+
+
+def run_scenario(replay, wrapper, scenario, timeout):
+    """Plays every run of the scenario; returns (output, problems)."""
+    output = []
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="sesh-scenario-") as workdir:
+        for run in scenario_runs(scenario):
+            command = wrapper + [replay, os.path.abspath(run)]
+            try:
+                done = subprocess.run(command, cwd=workdir, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                problems.append(f"{os.path.basename(run)}: no answer within {timeout} s")
+                break
+            stdout = done.stdout.decode("utf-8", errors="replace")
+            stderr = done.stderr.decode("utf-8", errors="replace")
+            if done.returncode != 0:
+                problems.append(f"{os.path.basename(run)}: exit status {done.returncode}\n"
+                                f"--- stderr ---\n{stderr}")
+            elif wrapper and stderr.strip():
+                # Under valgrind, anything it says is worth seeing; the log lines of
+                # sesh-replay itself are not errors.
+                noise = [l for l in stderr.splitlines() if not l.startswith("sesh-replay: log")]
+                if noise:
+                    problems.append(f"{os.path.basename(run)}: stderr:\n" + "\n".join(noise))
+            if stdout and not stdout.endswith("\n"):
+                problems.append(f"{os.path.basename(run)}: output does not end with a newline")
+            for number, line in enumerate(stdout.splitlines(), 1):
+                try:
+                    check_line(f"{os.path.basename(run)}: output line {number}", line)
+                except Invalid as err:
+                    problems.append(str(err))
+            output.append(stdout)
+    return "".join(output), problems
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--replay", default=os.environ.get(
+        "SESH_REPLAY", os.path.join(ROOT, "build", "examples", "c", "sesh-replay")),
+        help="the sesh-replay program (default: $SESH_REPLAY or build/examples/c/sesh-replay)")
+    parser.add_argument("--wrapper", default="",
+                        help="a command line to run sesh-replay under, e.g. valgrind's")
+    parser.add_argument("--update", action="store_true",
+                        help="write the .expected files instead of comparing")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds a run may take (default 300)")
+    parser.add_argument("scenarios", nargs="*",
+                        help="NAME.txt files or directories (default: this script's directory)")
+    args = parser.parse_args()
+
+    if not os.access(args.replay, os.X_OK):
+        print(f"check.py: {args.replay} is not an executable; build sesh-replay first",
+              file=sys.stderr)
+        return 2
+    wrapper = shlex.split(args.wrapper)
+    scenarios = find_scenarios(args.scenarios)
+    if not scenarios:
+        print("check.py: no scenario found", file=sys.stderr)
+        return 2
+
+    failed = 0
+    for scenario in scenarios:
+        name = os.path.basename(scenario)[: -len(".txt")]
+        expected_path = scenario[: -len(".txt")] + ".expected"
+        output, problems = run_scenario(args.replay, wrapper, scenario, args.timeout)
+        actual = normalize(output)
+        if args.update:
+            with open(expected_path, "w", encoding="utf-8") as f:
+                f.write(actual)
+            status = "written"
+        elif not os.path.exists(expected_path):
+            problems.append(f"no {os.path.basename(expected_path)} (run with --update, then "
+                            "check it against SPEC.md)")
+        else:
+            with open(expected_path, encoding="utf-8") as f:
+                expected = f.read()
+            if expected != actual:
+                diff = difflib.unified_diff(
+                    expected.splitlines(keepends=True), actual.splitlines(keepends=True),
+                    fromfile=os.path.basename(expected_path), tofile=f"{name} (actual)")
+                problems.append("output differs from the expected one:\n" + "".join(diff))
+        if problems:
+            failed += 1
+            print(f"FAIL {name}")
+            for problem in problems:
+                print("  " + problem.replace("\n", "\n  "))
+        else:
+            print(f"ok   {name}" + (" (expected file written)" if args.update else ""))
+    if failed:
+        print(f"{failed} of {len(scenarios)} scenario(s) failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
