@@ -35,6 +35,7 @@
 
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /**
@@ -122,6 +123,28 @@ typedef int32_t SeshLogLevel;
 #endif // __cplusplus
 
 /**
+ * The entity's `storageMechanism` values a custom store may declare.
+ */
+enum SeshStorageMechanism
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SESH_STORAGE_MECHANISM_LOCAL_STORAGE = 0,
+  SESH_STORAGE_MECHANISM_SQLITE = 1,
+  SESH_STORAGE_MECHANISM_COOKIE1 = 2,
+  SESH_STORAGE_MECHANISM_COOKIE3 = 3,
+  SESH_STORAGE_MECHANISM_FLASH_LSO = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum SeshStorageMechanism SeshStorageMechanism;
+#else
+typedef int32_t SeshStorageMechanism;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An open namespace. Thread-safe: any number of threads may use one handle at once.
  */
 typedef struct SeshHandle SeshHandle;
@@ -131,6 +154,12 @@ typedef struct SeshHandle SeshHandle;
  * any number of handles with them.
  */
 typedef struct SeshOptions SeshOptions;
+
+/**
+ * Where a custom store's `get` hands back what it found: sesh copies the bytes, so no
+ * allocator crosses the ABI. Valid only during that `get` call.
+ */
+typedef struct SeshStoreSink SeshStoreSink;
 
 /**
  * Returns "now" in milliseconds since the Unix epoch. Called from any thread that calls
@@ -151,6 +180,40 @@ typedef void (*SeshJsonFn)(void *user_data,
 typedef void (*SeshLogFn)(void *user_data,
                           int32_t level,
                           const char *message);
+
+/**
+ * A store the host writes: user data, one function per operation, and a destroy function.
+ *
+ * Keys are UTF-8 text: `sesh.user_id` holds the installation's user id (shared by every
+ * namespace), `sesh.state.<namespace>` a namespace's state. Values are JSON text. sesh
+ * reads and overwrites records; it never deletes one.
+ *
+ * - `get` looks `key` up. Found: pass the value to `sesh_store_sink_write(sink, ...)` and
+ *   return `SESH_STATUS_OK`. Not found: return `SESH_STATUS_OK` without writing the sink.
+ *   Failed: return `SESH_STATUS_STORE_ERROR` (any status but OK counts as a failure;
+ *   `SESH_STATUS_CORRUPT_STATE` says the data is damaged).
+ * - `set` keeps `value` under `key`, replacing what was there; returns `SESH_STATUS_OK` or
+ *   a failure status. sesh keeps tracking when it fails and writes again later.
+ * - `destroy` (may be NULL) runs exactly once, when neither the options nor any handle
+ *   opened with them use the store any more.
+ *
+ * Calls come from any thread that calls sesh, one at a time for each handle, and no sesh
+ * lock is held while they run.
+ */
+typedef struct {
+  void *user_data;
+  /**
+   * What the entity's `storageMechanism` says: a `SeshStorageMechanism` value.
+   */
+  int32_t storage_mechanism;
+  int32_t (*get)(void *user_data,
+                 const char *key,
+                 SeshStoreSink *sink);
+  int32_t (*set)(void *user_data,
+                 const char *key,
+                 const char *value);
+  void (*destroy)(void *user_data);
+} SeshCustomStore;
 
 #ifdef __cplusplus
 extern "C" {
@@ -638,14 +701,29 @@ SeshStatus sesh_options_set_log_callback(SeshOptions *options,
 SeshStatus sesh_options_set_store_memory(SeshOptions *options);
 
 /**
- * Keep state in the SQLite file at `path`. Not in this build yet: returns
- * `SESH_STATUS_UNSUPPORTED` (or `NULL_ARGUMENT`, `INVALID_UTF8`) and changes nothing.
+ * Keep state in the SQLite file at `path` (`storageMechanism` `SQLITE`), created readable
+ * by its owner only when it does not exist. The file is opened by `sesh_handle_open`.
+ * Returns `OK`, `NULL_ARGUMENT`, `INVALID_UTF8` or `INVALID_ARGUMENT` (empty path).
  *
  * # Safety
  * `options` is NULL or live options; `path` NULL or NUL-terminated.
  */
 SeshStatus sesh_options_set_store_sqlite(SeshOptions *options,
                                          const char *path);
+
+/**
+ * Keep state in a store the host writes (see `SeshCustomStore`). On success the options
+ * own the store: its `destroy` runs once, after the options are freed (or given another
+ * store) and every handle opened with it is freed. On failure nothing is taken.
+ * Returns `OK`, `NULL_ARGUMENT` (options, store, or its `get` or `set` function) or
+ * `INVALID_ARGUMENT` (an unknown `storage_mechanism`).
+ *
+ * # Safety
+ * `options` is NULL or live options; `store` NULL or readable; its functions stay callable
+ * with its user data, from any thread, until `destroy` runs.
+ */
+SeshStatus sesh_options_set_store_custom(SeshOptions *options,
+                                         const SeshCustomStore *store);
 
 /**
  * Copies out why the last failed setter or `sesh_handle_open` with these options failed
@@ -659,7 +737,7 @@ SeshStatus sesh_options_get_last_error(const SeshOptions *options,
                                        char **out_message);
 
 /**
- * The status's name as `sesh-replay` prints it ("ok", "no_session", …), or NULL for a value
+ * The status's name as `sesh-replay` prints it ("ok", "no_session", ...), or NULL for a value
  * that is no status. Static: never free it.
  */
 const char *sesh_status_name(int32_t status);
@@ -669,6 +747,19 @@ const char *sesh_status_name(int32_t status);
  * free it.
  */
 const char *sesh_status_message(int32_t status);
+
+/**
+ * Hands a custom store's value to sesh from inside `get`: `length` bytes at `data` (need
+ * not be NUL-terminated; NULL with length 0 is an empty value). A second write replaces
+ * the first. Returns `OK` or `NULL_ARGUMENT` (sink, or data with a length).
+ *
+ * # Safety
+ * `sink` is the one `get` was given, during that call; `data` is NULL or readable for
+ * `length` bytes.
+ */
+SeshStatus sesh_store_sink_write(SeshStoreSink *sink,
+                                 const char *data,
+                                 size_t length);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,7 +6,17 @@ use std::time::SystemTime;
 /// A source of "now" in milliseconds since the Unix epoch. Read from any thread.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> i64;
+
+    /// Told at open the last activity the store holds. An injected clock is the only clock
+    /// and ignores it; the system clock uses it to absorb its own jitter (see
+    /// [`SystemClock`]).
+    fn not_before(&self, _floor_ms: i64) {}
 }
+
+/// How far behind a persisted last activity the system clock may read at open and still
+/// be taken for jitter (a relaunch within a second, a slewed wall clock) rather than a
+/// clock set back.
+pub const SYSTEM_CLOCK_JITTER_MS: i64 = 1000;
 
 /// The default clock: the wall clock read once at open, then advanced by a monotonic clock
 /// that keeps counting while the device sleeps. A wall-clock step (NTP, the user changing
@@ -15,6 +25,8 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock {
     wall_at_open_ms: i64,
     monotonic_at_open_ms: i64,
+    /// Added to readings: at most [`SYSTEM_CLOCK_JITTER_MS`], set once at open.
+    catch_up_ms: std::sync::atomic::AtomicI64,
 }
 
 impl SystemClock {
@@ -22,6 +34,7 @@ impl SystemClock {
         SystemClock {
             wall_at_open_ms: system_time_ms(SystemTime::now()),
             monotonic_at_open_ms: monotonic_ms(),
+            catch_up_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
 }
@@ -37,7 +50,20 @@ impl Clock for SystemClock {
         let elapsed = monotonic_ms()
             .saturating_sub(self.monotonic_at_open_ms)
             .max(0);
-        self.wall_at_open_ms.saturating_add(elapsed)
+        self.wall_at_open_ms
+            .saturating_add(elapsed)
+            .saturating_add(self.catch_up_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// A reading a little behind what the last run stored is the clocks' jitter, not the
+    /// user setting the clock back: the readings move forward to meet it, so that a
+    /// relaunch within a second neither ends the session nor sees time go back.
+    fn not_before(&self, floor_ms: i64) {
+        let behind = floor_ms.saturating_sub(self.now_ms());
+        if behind > 0 && behind <= SYSTEM_CLOCK_JITTER_MS {
+            self.catch_up_ms
+                .fetch_add(behind, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -127,5 +153,17 @@ mod tests {
         let second = clock.now_ms();
         assert!(first >= before && first - before < 60_000);
         assert!(second >= first);
+    }
+
+    #[test]
+    fn system_clock_meets_a_stored_time_a_little_ahead_but_not_far_ahead() {
+        let clock = SystemClock::new();
+        let now = clock.now_ms();
+        clock.not_before(now + 600);
+        assert!(clock.now_ms() >= now + 600);
+        let later = SystemClock::new();
+        let now = later.now_ms();
+        later.not_before(now + 5_000);
+        assert!(later.now_ms() < now + 5_000);
     }
 }

@@ -8,11 +8,12 @@ use crate::engine::state::{self, NamespaceState};
 use crate::engine::{Config, Engine, Event, Notice, Transition};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{IdGenerator, parse_hyphenated};
-use crate::render::{EndSummary, SessionEntity};
-use crate::store::Store;
+use crate::render::SessionEntity;
+use crate::store::{SharedUser, Store};
 use crate::timestamp;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::cell::Cell;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uuid::Uuid;
 
 /// How serious a log message is.
@@ -71,6 +72,10 @@ pub struct Tracker {
     hooks: Box<dyn Hooks>,
     namespace: String,
     store: Mutex<Box<dyn Store>>,
+    /// The user id as every handle on the same store in this process knows it.
+    shared_user: Arc<SharedUser>,
+    /// The `shared_user` epoch this handle has seen.
+    user_epoch: AtomicU64,
     pending: Mutex<Pending>,
     last_fault: Mutex<Option<Fault>>,
 }
@@ -102,33 +107,49 @@ impl Tracker {
             hooks,
         } = parts;
         config.validate()?;
-        let now = read_clock(clock.as_ref())?;
-        let mut faults = Vec::new();
-        let (user_id, user_is_new) = match store.load_user()? {
-            Some(text) => match parse_hyphenated(&text) {
-                Some(user) => (user, false),
-                None => {
-                    faults.push(Error::corrupt("the stored user id is not a UUID"));
-                    (ids.next_id(), true)
-                }
-            },
-            None => (ids.next_id(), true),
-        };
-        let persisted = if user_is_new && !faults.is_empty() {
-            // An unreadable user id: every namespace starts clean under the new one.
-            None
-        } else {
-            match store.load_state(&config.namespace)? {
-                Some(text) => match state::decode(&text) {
-                    Ok(state) => Some(state),
-                    Err(err) => {
-                        faults.push(err);
-                        None
-                    }
-                },
-                None => None,
+        let mut faults = store.take_repairs();
+        // A store that cannot be read does not stop tracking: sesh starts clean in memory,
+        // reports the fault, and keeps writing.
+        let (stored_user, user_load_failed) = match store.load_user() {
+            Ok(user) => (user, false),
+            Err(err) => {
+                faults.push(err);
+                (None, true)
             }
         };
+        let (user_id, user_readable) = match stored_user {
+            Some(text) => match parse_hyphenated(&text) {
+                Some(user) => (Some(user), true),
+                None => {
+                    faults.push(Error::corrupt("the stored user id is not a UUID"));
+                    (None, false)
+                }
+            },
+            None => (None, !user_load_failed),
+        };
+        let user_is_new = user_id.is_none();
+        let user_id = user_id.unwrap_or_else(|| ids.next_id());
+        // An unreadable user id: every namespace starts clean under the new one.
+        let persisted = if !user_readable {
+            None
+        } else {
+            match store.load_state(&config.namespace) {
+                Ok(Some(text)) => state::decode(&text)
+                    .map_err(|err| faults.push(err))
+                    .ok(),
+                Ok(None) => None,
+                Err(err) => {
+                    faults.push(err);
+                    None
+                }
+            }
+        };
+        if let Some(session) = persisted.as_ref().and_then(|p| p.session.as_ref()) {
+            clock.not_before(session.last_activity);
+        }
+        let now = read_clock(clock.as_ref())?;
+        let shared_user = store.shared_user();
+        let user_epoch = shared_user.epoch();
         let mut notices = Vec::new();
         let namespace = config.namespace.clone();
         let storage = store.storage_mechanism();
@@ -144,6 +165,8 @@ impl Tracker {
             hooks,
             namespace,
             store: Mutex::new(store),
+            shared_user,
+            user_epoch: AtomicU64::new(user_epoch),
             pending: Mutex::new(Pending::default()),
             last_fault: Mutex::new(None),
         };
@@ -192,6 +215,7 @@ impl Tracker {
             }
             *latest_now = now;
             self.operations.fetch_add(1, Ordering::AcqRel);
+            self.observe_shared_user(engine);
             let value = op(engine, now, &mut notices);
             if let Some(user) = engine.take_user_change() {
                 // Pending before the lock is released, so that no store read can miss it.
@@ -238,9 +262,21 @@ impl Tracker {
         }
     }
 
-    /// Hands new writes to the store. Whoever holds the store writes the newest of each
-    /// kind until none is left; a thread that finds it busy leaves its writes to the holder
-    /// rather than wait, so no thread ever blocks on a store call (or on a hook inside it).
+    /// Another handle on the same store reset the user: this namespace's session belongs to
+    /// the old one.
+    fn observe_shared_user(&self, engine: &mut Engine) {
+        let epoch = self.shared_user.epoch();
+        if epoch != self.user_epoch.swap(epoch, Ordering::AcqRel) {
+            if let Some(user) = self.shared_user.get() {
+                engine.observe_store_user(user);
+            }
+        }
+    }
+
+    /// Writes what the operation must make durable before it returns. A thread that finds
+    /// another writing waits for it (its write may already carry this one's state); a
+    /// store callback that calls sesh again only queues, and the write it is inside of
+    /// picks the state up before returning.
     fn write(&self, new: Pending) {
         {
             let mut pending = lock(&self.pending);
@@ -254,19 +290,14 @@ impl Tracker {
                 return;
             }
         }
-        loop {
-            let Ok(mut store) = self.store.try_lock() else {
-                return;
-            };
-            let failed = self.drain(store.as_mut());
-            drop(store);
-            let pending = lock(&self.pending);
-            // Stop on a failure (the next operation retries) or when nothing new came in
-            // while the store was held.
-            if failed || (pending.user.is_none() && pending.state.is_none()) {
-                return;
-            }
+        let me = self as *const Tracker as usize;
+        if WRITING.get() == me {
+            return;
         }
+        let mut store = lock(&self.store);
+        WRITING.set(me);
+        self.drain(store.as_mut());
+        WRITING.set(0);
     }
 
     /// Writes what is pending; true when a write failed (it stays pending).
@@ -394,7 +425,12 @@ impl Tracker {
     }
 
     pub fn reset_user(&self) -> Result<Uuid> {
-        self.run(|engine, _, notices| engine.reset_user(notices))
+        let user = self.run(|engine, _, notices| engine.reset_user(notices))?;
+        // Published after the store has it, so that a handle opening meanwhile reads
+        // either the new user from the store or the new epoch from here.
+        let epoch = self.shared_user.set(user);
+        self.user_epoch.store(epoch, Ordering::Release);
+        Ok(user)
     }
 
     /// Writes what is pending and closes; later calls answer `closed`.
@@ -404,14 +440,16 @@ impl Tracker {
             let mut engine = locked.engine.take().ok_or_else(Error::closed)?;
             Pending {
                 user: engine.take_user_change().map(|u| u.to_string()),
-                state: engine.take_snapshot(),
+                state: engine.take_final_snapshot(),
             }
         };
         self.write(pending);
-        // Wait for a writer on another thread, then retry anything that failed.
+        // Retry anything that failed, then make it all durable.
         let mut store = lock(&self.store);
+        WRITING.set(self as *const Tracker as usize);
         let failed = self.drain(store.as_mut());
         let flushed = store.flush();
+        WRITING.set(0);
         drop(store);
         if let Err(err) = flushed {
             self.record_fault(err.kind, &err.message);
@@ -473,6 +511,11 @@ impl Drop for Tracker {
     }
 }
 
+thread_local! {
+    /// The tracker whose store this thread is inside of, if any (0: none).
+    static WRITING: Cell<usize> = const { Cell::new(0) };
+}
+
 fn read_clock(clock: &dyn Clock) -> Result<i64> {
     let now = clock.now_ms();
     if !timestamp::is_valid(now) {
@@ -487,7 +530,3 @@ fn read_clock(clock: &dyn Clock) -> Result<i64> {
     Ok(now)
 }
 
-/// Renders a summary the way the end hook receives it (for tests and the replay driver).
-pub fn summary_json(summary: &EndSummary) -> String {
-    summary.to_json()
-}

@@ -111,10 +111,30 @@ pub struct Engine {
     store_user: Uuid,
     state: NamespaceState,
     paused: bool,
-    /// The state changed since the last snapshot.
-    dirty: bool,
+    /// What the store has not seen yet, and how soon it must.
+    write: WritePlan,
     /// The store's user id changed since the last snapshot.
     user_dirty: bool,
+}
+
+/// How many event indexes a write reserves ahead in foreground: after a kill, the session
+/// goes on past the reserved ones, so no index repeats, and a busy app writes once per
+/// this many events rather than once per event.
+pub const EVENT_INDEX_BLOCK: u32 = 64;
+
+/// How much last-activity time a kill may lose, at most.
+pub const ACTIVITY_SLACK_MS: i64 = 1000;
+
+/// The engine's side of the write path: what changed since the store last saw the state,
+/// whether it must be durable before the call returns, and what the store already holds.
+#[derive(Debug, Default)]
+struct WritePlan {
+    changed: bool,
+    urgent: bool,
+    /// The highest event index of the current session the store covers.
+    stored_event_index: u32,
+    /// The current session's last activity as the store holds it.
+    stored_activity: i64,
 }
 
 impl Engine {
@@ -134,6 +154,7 @@ impl Engine {
         let state = persisted.unwrap_or_else(|| {
             NamespaceState::fresh(store_user, config.start_in_background, config.anonymous)
         });
+        let stored = state.session.as_ref().map(|s| (s.event_index, s.last_activity));
         let mut engine = Engine {
             config,
             ids,
@@ -141,9 +162,16 @@ impl Engine {
             store_user,
             state,
             paused: false,
-            dirty: fresh,
+            write: WritePlan::default(),
             user_dirty: false,
         };
+        if let Some((event_index, activity)) = stored {
+            engine.write.stored_event_index = event_index;
+            engine.write.stored_activity = activity;
+        }
+        if fresh {
+            engine.must_write();
+        }
         if let Some(reason) = engine.reason_to_end_at_open(now) {
             engine.end(reason, notices);
         }
@@ -151,7 +179,7 @@ impl Engine {
         engine.set_in_background(engine.config.start_in_background);
         if engine.state.anonymous != engine.config.anonymous {
             engine.state.anonymous = engine.config.anonymous;
-            engine.dirty = true;
+            engine.must_write();
         }
         Ok(engine)
     }
@@ -259,7 +287,14 @@ impl Engine {
             if !paused {
                 session.last_activity = now;
             }
-            self.dirty = true;
+            // An index the store does not cover, or activity it lags by a second or more,
+            // must reach it before the entity does; anything less can wait.
+            self.write.changed = true;
+            if session.event_index > self.write.stored_event_index
+                || session.last_activity - self.write.stored_activity >= ACTIVITY_SLACK_MS
+            {
+                self.write.urgent = true;
+            }
         }
     }
 
@@ -310,14 +345,14 @@ impl Engine {
             self.state.user_id = self.store_user;
             self.state.session_index = 0;
             self.state.last_session_id = None;
-            self.dirty = true;
+            self.must_write();
         }
     }
 
     fn set_in_background(&mut self, in_background: bool) {
         if self.state.in_background != in_background {
             self.state.in_background = in_background;
-            self.dirty = true;
+            self.must_write();
         }
     }
 
@@ -338,7 +373,9 @@ impl Engine {
             background_index: 0,
             foreground_index: 0,
         });
-        self.dirty = true;
+        self.write.stored_event_index = 0;
+        self.write.stored_activity = now;
+        self.must_write();
     }
 
     /// Starts a session with no event yet and reports it.
@@ -354,7 +391,7 @@ impl Engine {
         let Some(session) = self.state.session.take() else {
             return;
         };
-        self.dirty = true;
+        self.must_write();
         let duration_ms = session
             .first_event
             .map_or(0, |first| (session.last_activity - first.counted_at).max(0));
@@ -416,7 +453,7 @@ impl Engine {
         let had_session = self.state.session.is_some();
         self.end(EndReason::AnonymityChanged, notices);
         self.state.anonymous = anonymous;
-        self.dirty = true;
+        self.must_write();
         self.adopt_store_user();
         if self.config.automatic || had_session {
             self.start_empty(now, notices);
@@ -513,12 +550,57 @@ impl Engine {
 
     // ----- persistence --------------------------------------------------------------------
 
-    /// The state as it now stands, when it changed since the last call.
+    fn must_write(&mut self) {
+        self.write.changed = true;
+        self.write.urgent = true;
+    }
+
+    /// The state to write before the call returns, when it must be durable by then: a
+    /// session started or ended, a transition, an event index the store does not cover,
+    /// or last activity the store lags by a second. In foreground the record reserves
+    /// [`EVENT_INDEX_BLOCK`] indexes ahead; in background (where the app is most often
+    /// killed) it holds the exact index.
     pub fn take_snapshot(&mut self) -> Option<String> {
-        if !self.dirty {
+        if !self.write.urgent {
             return None;
         }
-        self.dirty = false;
+        let mut stored = self.state.clone();
+        if let Some(session) = stored.session.as_mut() {
+            if !self.state.in_background {
+                let covered = self.write.stored_event_index;
+                if session.event_index > covered {
+                    session.event_index = session
+                        .event_index
+                        .saturating_add(EVENT_INDEX_BLOCK)
+                        .min(MAX_INDEX);
+                } else {
+                    session.event_index = covered;
+                }
+            }
+            self.write.stored_event_index = session.event_index;
+            self.write.stored_activity = session.last_activity;
+        }
+        self.write.changed = false;
+        self.write.urgent = false;
+        Some(state::encode(&stored))
+    }
+
+    /// The exact state, when anything changed since the last write: for close.
+    pub fn take_final_snapshot(&mut self) -> Option<String> {
+        let reserved_ahead = self
+            .state
+            .session
+            .as_ref()
+            .is_some_and(|s| s.event_index != self.write.stored_event_index);
+        if !self.write.changed && !self.write.urgent && !reserved_ahead {
+            return None;
+        }
+        if let Some(session) = &self.state.session {
+            self.write.stored_event_index = session.event_index;
+            self.write.stored_activity = session.last_activity;
+        }
+        self.write.changed = false;
+        self.write.urgent = false;
         Some(state::encode(&self.state))
     }
 

@@ -7,7 +7,8 @@ use crate::engine::Transition;
 use crate::error::{Error, ErrorKind};
 use crate::id::RandomIds;
 use crate::render::{IsoTime, SessionEntity};
-use crate::store::{MemoryStore, Store};
+use crate::store::callback::CallbackStore;
+use crate::store::{MemoryStore, SqliteStore, Store};
 use crate::timestamp;
 use crate::tracker::{Hooks, LogLevel, Parts, Tracker};
 use std::ffi::c_char;
@@ -75,8 +76,10 @@ pub unsafe extern "C" fn sesh_handle_open(
             return SeshStatus::NullArgument;
         };
         let result = out_param(out_handle, "out_handle").and_then(|out| {
-            let store: Box<dyn Store> = match options.store {
+            let store: Box<dyn Store> = match &options.store {
                 StoreChoice::Memory => Box::new(MemoryStore::new()),
+                StoreChoice::Sqlite(path) => Box::new(SqliteStore::open(path)?),
+                StoreChoice::Custom(host) => Box::new(CallbackStore::new(host.clone())),
             };
             let tracker = Tracker::open(Parts {
                 config: options.config.clone(),

@@ -4,10 +4,12 @@
 mod handle;
 mod options;
 mod status;
+mod store;
 
 pub use handle::*;
 pub use options::*;
 pub use status::*;
+pub use store::*;
 
 use crate::error::{Error, ErrorKind};
 use std::ffi::{CStr, CString, c_char};

@@ -3,10 +3,13 @@
 use super::{SeshStatus, boundary, owned_string, required_str};
 use crate::clock::Clock;
 use crate::engine::Config;
+use super::store::{SeshCustomStore, SeshStorageMechanism};
 use crate::error::{Error, ErrorKind};
+use crate::store::callback::HostStore;
 use crate::tracker::{Hooks, LogLevel};
 use std::ffi::{CString, c_char, c_void};
-use std::sync::{Mutex, PoisonError};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Returns "now" in milliseconds since the Unix epoch. Called from any thread that calls
 /// sesh, possibly from several at once, with no sesh lock held.
@@ -94,9 +97,11 @@ impl Hooks for HostHooks {
 }
 
 /// Which store a handle opens.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) enum StoreChoice {
     Memory,
+    Sqlite(PathBuf),
+    Custom(Arc<HostStore>),
 }
 
 /// Options for `sesh_handle_open`. Not thread-safe: set them from one thread, then open
@@ -427,8 +432,9 @@ pub unsafe extern "C" fn sesh_options_set_store_memory(options: *mut SeshOptions
     })
 }
 
-/// Keep state in the SQLite file at `path`. Not in this build yet: returns
-/// `SESH_STATUS_UNSUPPORTED` (or `NULL_ARGUMENT`, `INVALID_UTF8`) and changes nothing.
+/// Keep state in the SQLite file at `path` (`storageMechanism` `SQLITE`), created readable
+/// by its owner only when it does not exist. The file is opened by `sesh_handle_open`.
+/// Returns `OK`, `NULL_ARGUMENT`, `INVALID_UTF8` or `INVALID_ARGUMENT` (empty path).
 ///
 /// # Safety
 /// `options` is NULL or live options; `path` NULL or NUL-terminated.
@@ -437,13 +443,46 @@ pub unsafe extern "C" fn sesh_options_set_store_sqlite(
     options: *mut SeshOptions,
     path: *const c_char,
 ) -> SeshStatus {
-    with_options(options, |_| {
+    with_options(options, |o| {
         // SAFETY: forwarded from the caller.
-        unsafe { required_str(path, "path") }?;
-        Err(Error::new(
-            ErrorKind::Unsupported,
-            "the SQLite store is not in this build yet",
-        ))
+        let path = unsafe { required_str(path, "path") }?;
+        if path.is_empty() {
+            return Err(Error::invalid("the store path is empty"));
+        }
+        o.store = StoreChoice::Sqlite(PathBuf::from(path));
+        Ok(())
+    })
+}
+
+/// Keep state in a store the host writes (see `SeshCustomStore`). On success the options
+/// own the store: its `destroy` runs once, after the options are freed (or given another
+/// store) and every handle opened with it is freed. On failure nothing is taken.
+/// Returns `OK`, `NULL_ARGUMENT` (options, store, or its `get` or `set` function) or
+/// `INVALID_ARGUMENT` (an unknown `storage_mechanism`).
+///
+/// # Safety
+/// `options` is NULL or live options; `store` NULL or readable; its functions stay callable
+/// with its user data, from any thread, until `destroy` runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_options_set_store_custom(
+    options: *mut SeshOptions,
+    store: *const SeshCustomStore,
+) -> SeshStatus {
+    with_options(options, |o| {
+        // SAFETY: the caller passes NULL or a readable struct.
+        let Some(store) = (unsafe { store.as_ref() }) else {
+            return Err(Error::new(ErrorKind::NullArgument, "store is NULL"));
+        };
+        if store.get.is_none() || store.set.is_none() {
+            return Err(Error::new(
+                ErrorKind::NullArgument,
+                "a custom store needs its get and set functions",
+            ));
+        }
+        let storage = SeshStorageMechanism::from_code(store.storage_mechanism)
+            .ok_or_else(|| Error::invalid("unknown storage_mechanism"))?;
+        o.store = StoreChoice::Custom(HostStore::new(*store, storage));
+        Ok(())
     })
 }
 

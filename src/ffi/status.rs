@@ -112,7 +112,7 @@ impl From<&Error> for SeshStatus {
     }
 }
 
-/// The status's name as `sesh-replay` prints it ("ok", "no_session", …), or NULL for a value
+/// The status's name as `sesh-replay` prints it ("ok", "no_session", ...), or NULL for a value
 /// that is no status. Static: never free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn sesh_status_name(status: i32) -> *const c_char {

@@ -1,6 +1,6 @@
 //! A store in memory: state lives as long as the last clone of the store.
 
-use super::{StorageMechanism, Store};
+use super::{SharedUser, StorageMechanism, Store};
 use crate::error::Result;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,6 +16,7 @@ struct Contents {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     contents: Arc<Mutex<Contents>>,
+    shared_user: Arc<SharedUser>,
 }
 
 impl MemoryStore {
@@ -51,6 +52,10 @@ impl Store for MemoryStore {
 
     fn load_user(&mut self) -> Result<Option<String>> {
         Ok(self.with(|c| c.user.clone()))
+    }
+
+    fn shared_user(&self) -> Arc<SharedUser> {
+        self.shared_user.clone()
     }
 
     fn save_user(&mut self, user_id: &str) -> Result<()> {

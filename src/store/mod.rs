@@ -5,11 +5,17 @@
 //! never calls a store: the [`Tracker`](crate::tracker::Tracker) does, outside the engine's
 //! lock, and retries a write that failed.
 
+pub mod callback;
 pub mod memory;
+pub mod sqlite;
 
 use crate::error::Result;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use uuid::Uuid;
 pub use crate::render::StorageMechanism;
 pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
 
 /// A place to keep the user id and each namespace's state.
 ///
@@ -25,8 +31,43 @@ pub trait Store: Send {
     /// The state kept for `namespace`, if any.
     fn load_state(&mut self, namespace: &str) -> Result<Option<String>>;
     fn save_state(&mut self, namespace: &str, state: &str) -> Result<()>;
+    /// What every handle on this store in this process shares to learn of a user reset.
+    /// The default is shared with no one.
+    fn shared_user(&self) -> Arc<SharedUser> {
+        Arc::default()
+    }
+
+    /// What opening the store found damaged and repaired (reported as faults).
+    fn take_repairs(&mut self) -> Vec<crate::error::Error> {
+        Vec::new()
+    }
+
     /// The handle closes: make everything written so far durable.
     fn flush(&mut self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// The installation's user id as the handles on one store in this process last set it, and
+/// an epoch that goes up each time it changes: checking it costs an atomic load per event.
+#[derive(Debug, Default)]
+pub struct SharedUser {
+    epoch: AtomicU64,
+    user: Mutex<Option<Uuid>>,
+}
+
+impl SharedUser {
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    pub fn get(&self) -> Option<Uuid> {
+        *self.user.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets a new user id; returns the new epoch.
+    pub fn set(&self, user: Uuid) -> u64 {
+        *self.user.lock().unwrap_or_else(PoisonError::into_inner) = Some(user);
+        self.epoch.fetch_add(1, Ordering::AcqRel) + 1
     }
 }

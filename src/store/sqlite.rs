@@ -1,0 +1,355 @@
+//! The SQLite store, the default for a device: one file, WAL, one row of state per
+//! namespace, and the installation's user id shared by all of them.
+//!
+//! sesh keeps to its own tables (`sesh_meta`, `sesh_state`), so the file may belong to the
+//! host and hold other tables too. A file that is not an SQLite database is never written:
+//! opening it fails with `store_error`.
+
+use super::{SharedUser, StorageMechanism, Store};
+use crate::error::{Error, Result};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::time::Duration;
+
+/// The layout of sesh's tables; a later release migrates from lower versions.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long a write waits for another handle or process holding the file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const USER_KEY: &str = "user_id";
+const SCHEMA_KEY: &str = "schema_version";
+
+/// A store in an SQLite file.
+pub struct SqliteStore {
+    connection: Connection,
+    shared_user: Arc<SharedUser>,
+    /// What opening found damaged and repaired, for the handle to report.
+    repairs: Vec<Error>,
+}
+
+fn store_error(context: &str, err: impl std::fmt::Display) -> Error {
+    Error::store(format!("{context}: {err}"))
+}
+
+impl SqliteStore {
+    /// Opens (or creates, readable by its owner only) the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        create_owner_only(path)?;
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| store_error("cannot open the SQLite store", e))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| store_error("cannot set the busy timeout", e))?;
+        // Read before any write: a file that is not a database, or one damaged where sesh
+        // keeps its state, fails here and is left as it was.
+        verify_readable(&connection)?;
+        let mode: String = connection
+            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+            .map_err(|e| store_error("cannot switch the store to WAL", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::store(format!("the store stays in {mode} journal mode, not WAL")));
+        }
+        // In WAL mode NORMAL loses no committed transaction when the process dies; only a
+        // power cut can take back the last ones.
+        connection
+            .execute_batch("PRAGMA synchronous=NORMAL;")
+            .map_err(|e| store_error("cannot set synchronous=NORMAL", e))?;
+        let mut store = SqliteStore {
+            connection,
+            shared_user: shared_user_for(path),
+            repairs: Vec::new(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        self.connection
+            .execute_batch(
+                "BEGIN IMMEDIATE;
+                 CREATE TABLE IF NOT EXISTS sesh_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS sesh_state (namespace TEXT PRIMARY KEY, state) WITHOUT ROWID;
+                 INSERT OR IGNORE INTO sesh_meta (key, value) VALUES ('schema_version', 1);
+                 COMMIT;",
+            )
+            .map_err(|e| {
+                let _ = self.connection.execute_batch("ROLLBACK;");
+                store_error("cannot create sesh's tables", e)
+            })?;
+        let version = self.read_cell("SELECT value FROM sesh_meta WHERE key = ?1", SCHEMA_KEY)?;
+        match version {
+            Cell::Integer(v) if v == SCHEMA_VERSION => Ok(()),
+            Cell::Integer(v) if v > SCHEMA_VERSION => Err(Error::store(format!(
+                "the store was written by a newer sesh (schema {v})"
+            ))),
+            _ => {
+                // sesh's own tables are there: only the version cell is damaged.
+                self.connection
+                    .execute(
+                        "INSERT INTO sesh_meta (key, value) VALUES (?1, ?2)
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        params![SCHEMA_KEY, SCHEMA_VERSION],
+                    )
+                    .map_err(|e| store_error("cannot repair the schema version", e))?;
+                self.repairs.push(Error::corrupt(
+                    "the store's schema version was unreadable and was rewritten",
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    fn read_cell(&self, sql: &str, key: &str) -> Result<Cell> {
+        self.connection
+            .query_row(sql, params![key], |row| {
+                Ok(match row.get_ref(0)? {
+                    ValueRef::Null => Cell::Null,
+                    ValueRef::Integer(i) => Cell::Integer(i),
+                    ValueRef::Text(t) => match std::str::from_utf8(t) {
+                        Ok(text) => Cell::Text(text.to_owned()),
+                        Err(_) => Cell::Unreadable,
+                    },
+                    ValueRef::Real(_) | ValueRef::Blob(_) => Cell::Unreadable,
+                })
+            })
+            .optional()
+            .map(|cell| cell.unwrap_or(Cell::Missing))
+            .map_err(|e| store_error("cannot read the store", e))
+    }
+
+    /// Text of a record; a cell of another type is unreadable, reported as such.
+    fn read_text(&self, sql: &str, key: &str, what: &str) -> Result<Option<String>> {
+        match self.read_cell(sql, key)? {
+            Cell::Missing => Ok(None),
+            Cell::Text(text) => Ok(Some(text)),
+            _ => Err(Error::corrupt(format!("the stored {what} is not text"))),
+        }
+    }
+}
+
+/// Reads the schema and every row of sesh's own tables (a few: one per namespace).
+fn verify_readable(connection: &Connection) -> Result<()> {
+    let unreadable = |e| store_error("the store file is not a readable SQLite database", e);
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(unreadable)?;
+    for table in ["sesh_meta", "sesh_state"] {
+        if !tables.iter().any(|t| t == table) {
+            continue;
+        }
+        let mut statement = connection
+            .prepare(&format!("SELECT * FROM {table}"))
+            .map_err(unreadable)?;
+        let columns = statement.column_count();
+        let mut rows = statement.query([]).map_err(unreadable)?;
+        while let Some(row) = rows.next().map_err(unreadable)? {
+            for column in 0..columns {
+                row.get_ref(column).map_err(unreadable)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Cell {
+    Missing,
+    Null,
+    Integer(i64),
+    Text(String),
+    Unreadable,
+}
+
+/// Handles on one file in this process learn of a user reset through one [`SharedUser`].
+fn shared_user_for(path: &Path) -> Arc<SharedUser> {
+    static FILES: OnceLock<Mutex<HashMap<PathBuf, Weak<SharedUser>>>> = OnceLock::new();
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut files = FILES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    files.retain(|_, shared| shared.strong_count() > 0);
+    if let Some(shared) = files.get(&key).and_then(Weak::upgrade) {
+        return shared;
+    }
+    let shared = Arc::new(SharedUser::default());
+    files.insert(key, Arc::downgrade(&shared));
+    shared
+}
+
+/// Creates the file with mode 0600 when it does not exist, so that SQLite (and its WAL
+/// and shared-memory files, which copy the database's mode) never make it world-readable.
+fn create_owner_only(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(store_error("cannot create the store file", err)),
+    }
+}
+
+impl Store for SqliteStore {
+    fn storage_mechanism(&self) -> StorageMechanism {
+        StorageMechanism::Sqlite
+    }
+
+    fn load_user(&mut self) -> Result<Option<String>> {
+        self.read_text("SELECT value FROM sesh_meta WHERE key = ?1", USER_KEY, "user id")
+    }
+
+    fn shared_user(&self) -> Arc<SharedUser> {
+        self.shared_user.clone()
+    }
+
+    fn take_repairs(&mut self) -> Vec<Error> {
+        std::mem::take(&mut self.repairs)
+    }
+
+    fn save_user(&mut self, user_id: &str) -> Result<()> {
+        self.connection
+            .prepare_cached(
+                "INSERT INTO sesh_meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut statement| statement.execute(params![USER_KEY, user_id]))
+            .map(|_| ())
+            .map_err(|e| store_error("cannot write the user id", e))
+    }
+
+    fn load_state(&mut self, namespace: &str) -> Result<Option<String>> {
+        self.read_text(
+            "SELECT state FROM sesh_state WHERE namespace = ?1",
+            namespace,
+            "session state",
+        )
+    }
+
+    fn save_state(&mut self, namespace: &str, state: &str) -> Result<()> {
+        self.connection
+            .prepare_cached(
+                "INSERT INTO sesh_state (namespace, state) VALUES (?1, ?2)
+                 ON CONFLICT (namespace) DO UPDATE SET state = excluded.state",
+            )
+            .and_then(|mut statement| statement.execute(params![namespace, state]))
+            .map(|_| ())
+            .map_err(|e| store_error("cannot write the session state", e))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        // Move the WAL into the database so that the file alone holds everything.
+        self.connection
+            .execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
+            .map_err(|e| store_error("cannot checkpoint the store", e))
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn temp_path(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("sesh-sqlite-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("store.db")
+    }
+
+    #[test]
+    fn keeps_user_and_state_across_opens() {
+        let path = temp_path("roundtrip");
+        {
+            let mut store = SqliteStore::open(&path).unwrap();
+            assert_eq!(store.load_user().unwrap(), None);
+            store.save_user("u").unwrap();
+            store.save_state("a", "{\"x\":1}").unwrap();
+            store.save_state("a", "{\"x\":2}").unwrap();
+            store.flush().unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.load_user().unwrap().as_deref(), Some("u"));
+        assert_eq!(store.load_state("a").unwrap().as_deref(), Some("{\"x\":2}"));
+        assert_eq!(store.load_state("b").unwrap(), None);
+        assert_eq!(store.storage_mechanism(), StorageMechanism::Sqlite);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn creates_the_file_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = temp_path("mode");
+        SqliteStore::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn refuses_a_file_that_is_not_a_database_and_leaves_it_untouched() {
+        let path = temp_path("notadb");
+        let garbage = b"this is a text file, not a database, and it stays that way\n".repeat(100);
+        std::fs::write(&path, &garbage).unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::StoreError);
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+        assert!(!path.with_extension("db-wal").exists());
+    }
+
+    #[test]
+    fn shares_the_file_with_the_hosts_own_tables() {
+        let path = temp_path("shared");
+        {
+            let host = Connection::open(&path).unwrap();
+            host.execute_batch("CREATE TABLE host_things (a); INSERT INTO host_things VALUES (42);")
+                .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.save_state("n", "{}").unwrap();
+        drop(store);
+        let host = Connection::open(&path).unwrap();
+        let kept: i64 = host.query_row("SELECT a FROM host_things", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, 42);
+    }
+
+    #[test]
+    fn a_cell_of_the_wrong_type_is_corrupt_state() {
+        let path = temp_path("mistyped");
+        SqliteStore::open(&path).unwrap();
+        {
+            let raw = Connection::open(&path).unwrap();
+            raw.execute_batch(
+                "INSERT INTO sesh_state VALUES ('n', x'00ff');
+                 INSERT INTO sesh_meta VALUES ('user_id', 12);",
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.load_state("n").unwrap_err().kind, ErrorKind::CorruptState);
+        assert_eq!(store.load_user().unwrap_err().kind, ErrorKind::CorruptState);
+    }
+}
