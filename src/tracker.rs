@@ -11,8 +11,8 @@ use crate::id::{IdGenerator, parse_hyphenated};
 use crate::render::SessionEntity;
 use crate::store::{SharedUser, Store};
 use crate::timestamp;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uuid::Uuid;
 
@@ -65,9 +65,6 @@ pub struct Tracker {
     locked: Mutex<Locked>,
     /// Counts operations that read the clock, to tell a clock going back from a race.
     operations: AtomicU64,
-    /// Counts this tracker's own user resets, so that a store read that raced one is not
-    /// taken for another namespace's change.
-    user_resets: AtomicU64,
     clock: Box<dyn Clock>,
     hooks: Box<dyn Hooks>,
     namespace: String,
@@ -134,9 +131,7 @@ impl Tracker {
             None
         } else {
             match store.load_state(&config.namespace) {
-                Ok(Some(text)) => state::decode(&text)
-                    .map_err(|err| faults.push(err))
-                    .ok(),
+                Ok(Some(text)) => state::decode(&text).map_err(|err| faults.push(err)).ok(),
                 Ok(None) => None,
                 Err(err) => {
                     faults.push(err);
@@ -160,7 +155,6 @@ impl Tracker {
                 latest_now: now,
             }),
             operations: AtomicU64::new(0),
-            user_resets: AtomicU64::new(0),
             clock,
             hooks,
             namespace,
@@ -193,21 +187,11 @@ impl Tracker {
                 self.record_fault(err.kind, &err.message);
             }
         })?;
-        let resets = self.user_resets.load(Ordering::Acquire);
-        let store_user = self.peek_store_user();
         let mut notices = Vec::new();
         let (value, pending) = {
             let mut locked = lock(&self.locked);
             let Locked { engine, latest_now } = &mut *locked;
             let engine = engine.as_mut().ok_or_else(Error::closed)?;
-            if let Some(user) = store_user {
-                // Another namespace may have reset the user (SPEC.md §7): its session
-                // belongs to the old one and ends at its next event. Not when this tracker
-                // reset it meanwhile: the read may predate that.
-                if self.user_resets.load(Ordering::Acquire) == resets {
-                    engine.observe_store_user(user);
-                }
-            }
             if self.operations.load(Ordering::Acquire) != seen && now < *latest_now {
                 // Another thread read the clock after this one and got here first: that
                 // is a race, not the clock going back.
@@ -217,13 +201,8 @@ impl Tracker {
             self.operations.fetch_add(1, Ordering::AcqRel);
             self.observe_shared_user(engine);
             let value = op(engine, now, &mut notices);
-            if let Some(user) = engine.take_user_change() {
-                // Pending before the lock is released, so that no store read can miss it.
-                lock(&self.pending).user = Some(user.to_string());
-                self.user_resets.fetch_add(1, Ordering::AcqRel);
-            }
             let pending = Pending {
-                user: None,
+                user: engine.take_user_change().map(|u| u.to_string()),
                 state: engine.take_snapshot(),
             };
             (value, pending)
@@ -231,19 +210,6 @@ impl Tracker {
         self.write(pending);
         self.deliver(&notices);
         Ok(value)
-    }
-
-    /// The user id the store holds now, when it can be read without waiting and this
-    /// tracker has no user write of its own pending (which the store does not show yet).
-    /// Unreadable or failing reads are left to open, which judges them.
-    fn peek_store_user(&self) -> Option<Uuid> {
-        let mut store = self.store.try_lock().ok()?;
-        // Writes drain only under the store lock, which this thread now holds.
-        if lock(&self.pending).user.is_some() {
-            return None;
-        }
-        let text = store.load_user().ok()??;
-        parse_hyphenated(&text)
     }
 
     /// Reads the engine without the clock.
@@ -529,4 +495,3 @@ fn read_clock(clock: &dyn Clock) -> Result<i64> {
     }
     Ok(now)
 }
-

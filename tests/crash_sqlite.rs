@@ -175,7 +175,11 @@ fn kill_9_at_random_instants_never_corrupts_or_repeats() {
 
         // A fresh handle opens the store as it was left.
         let tracker = open(&path);
-        assert_eq!(tracker.last_fault().unwrap(), None, "run {kill}: the store was damaged");
+        assert_eq!(
+            tracker.last_fault().unwrap(),
+            None,
+            "run {kill}: the store was damaged"
+        );
         let state = tracker.state().unwrap();
         assert!(state.session_index as u64 >= max_session_index);
         if let Some(last) = &last {
@@ -204,7 +208,13 @@ fn kill_9_at_random_instants_never_corrupts_or_repeats() {
         "{KILLS} kills, {total_events} events, {} sessions, {continued} runs went on with the session before",
         index_of_session.len()
     );
-    assert!(total_events > KILLS, "the children tracked only {total_events} events");
-    assert!(continued > KILLS / 2, "only {continued} runs went on with the session before");
+    assert!(
+        total_events > KILLS,
+        "the children tracked only {total_events} events"
+    );
+    assert!(
+        continued > KILLS / 2,
+        "only {continued} runs went on with the session before"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -65,8 +65,14 @@ fn the_sqlite_store_says_sqlite_and_a_session_goes_on_after_close() {
     clock.advance(60_000);
     let tracker = open_sqlite(&path, &clock);
     let third = tracker.track(None, None).unwrap().unwrap();
-    assert_eq!(entity_field(&third, "sessionId"), entity_field(&first, "sessionId"));
-    assert_eq!(entity_field(&third, "userId"), entity_field(&first, "userId"));
+    assert_eq!(
+        entity_field(&third, "sessionId"),
+        entity_field(&first, "sessionId")
+    );
+    assert_eq!(
+        entity_field(&third, "userId"),
+        entity_field(&first, "userId")
+    );
     // Closed cleanly: the index goes on exactly.
     assert_eq!(entity_field(&third, "eventIndex"), 3);
     assert_eq!(entity_field(&third, "sessionIndex"), 1);
@@ -156,8 +162,16 @@ fn open_with_cell(table: &str, key: &str, value: &str) -> (Tracker, Log, String)
     let tracker = open_sqlite(&path, &clock);
     let first = tracker.track(None, None).unwrap().unwrap();
     tracker.close().unwrap();
-    let column = if table == "sesh_meta" { "value" } else { "state" };
-    let key_column = if table == "sesh_meta" { "key" } else { "namespace" };
+    let column = if table == "sesh_meta" {
+        "value"
+    } else {
+        "state"
+    };
+    let key_column = if table == "sesh_meta" {
+        "key"
+    } else {
+        "namespace"
+    };
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute(
@@ -166,12 +180,7 @@ fn open_with_cell(table: &str, key: &str, value: &str) -> (Tracker, Log, String)
         )
         .unwrap();
     let log = Log::default();
-    let tracker = open_on(
-        Box::new(SqliteStore::open(&path).unwrap()),
-        &clock,
-        &log,
-    )
-    .unwrap();
+    let tracker = open_on(Box::new(SqliteStore::open(&path).unwrap()), &clock, &log).unwrap();
     (tracker, log, first)
 }
 
@@ -196,15 +205,27 @@ fn every_stored_cell_broken_or_mistyped_opens_clean_with_corrupt_state() {
         assert_eq!(tracker.entity().unwrap(), None);
         let next = tracker.track(None, None).unwrap().unwrap();
         assert_eq!(entity_field(&next, "sessionIndex"), 1, "state = {value}");
-        assert_eq!(entity_field(&next, "userId"), entity_field(&first, "userId"));
-        assert_ne!(entity_field(&next, "sessionId"), entity_field(&first, "sessionId"));
+        assert_eq!(
+            entity_field(&next, "userId"),
+            entity_field(&first, "userId")
+        );
+        assert_ne!(
+            entity_field(&next, "sessionId"),
+            entity_field(&first, "sessionId")
+        );
     }
-    for value in broken_values.iter().chain(["'not-a-uuid'", "'00000000000000000000000000000000'"].iter()) {
+    for value in broken_values
+        .iter()
+        .chain(["'not-a-uuid'", "'00000000000000000000000000000000'"].iter())
+    {
         let (tracker, _, first) = open_with_cell("sesh_meta", "user_id", value);
         let fault = tracker.last_fault().unwrap().expect("a fault");
         assert_eq!(fault.kind, ErrorKind::CorruptState, "user = {value}");
         let next = tracker.track(None, None).unwrap().unwrap();
-        assert_ne!(entity_field(&next, "userId"), entity_field(&first, "userId"));
+        assert_ne!(
+            entity_field(&next, "userId"),
+            entity_field(&first, "userId")
+        );
         assert_eq!(entity_field(&next, "sessionIndex"), 1);
     }
     for value in ["NULL", "'one'", "x'01'", "0"] {
@@ -213,7 +234,10 @@ fn every_stored_cell_broken_or_mistyped_opens_clean_with_corrupt_state() {
         assert_eq!(fault.kind, ErrorKind::CorruptState, "schema = {value}");
         // Only the version cell was damaged: the session goes on.
         let next = tracker.track(None, None).unwrap().unwrap();
-        assert_eq!(entity_field(&next, "sessionId"), entity_field(&first, "sessionId"));
+        assert_eq!(
+            entity_field(&next, "sessionId"),
+            entity_field(&first, "sessionId")
+        );
     }
 }
 
@@ -284,9 +308,18 @@ fn a_failing_store_never_stops_tracking_and_the_write_is_retried() {
     let during = tracker.track(None, None).unwrap().unwrap();
     assert_eq!(entity_field(&during, "sessionIndex"), 2);
     assert_eq!(entity_field(&during, "eventIndex"), 1);
-    let fault = tracker.last_fault().unwrap().expect("the failure is reported");
+    let fault = tracker
+        .last_fault()
+        .unwrap()
+        .expect("the failure is reported");
     assert_eq!(fault.kind, ErrorKind::StoreError);
-    assert!(log.0.lock().unwrap().iter().any(|m| m.contains("store write failed")));
+    assert!(
+        log.0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("store write failed"))
+    );
     // The store recovers: the next call writes what it missed.
     *store.mode.lock().unwrap() = Mode::Working;
     clock.advance(10);
@@ -313,7 +346,10 @@ fn a_store_that_fails_garbles_or_forgets_at_open_still_opens() {
         *store.mode.lock().unwrap() = mode;
         let tracker = open_on(Box::new(store.clone()), &clock, &Log::default()).unwrap();
         assert_eq!(tracker.last_fault().unwrap().map(|f| f.kind), fault);
-        let entity = tracker.track(None, None).unwrap().expect("tracking goes on");
+        let entity = tracker
+            .track(None, None)
+            .unwrap()
+            .expect("tracking goes on");
         assert_eq!(entity_field(&entity, "eventIndex"), 1);
     }
 }

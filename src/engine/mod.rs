@@ -154,7 +154,10 @@ impl Engine {
         let state = persisted.unwrap_or_else(|| {
             NamespaceState::fresh(store_user, config.start_in_background, config.anonymous)
         });
-        let stored = state.session.as_ref().map(|s| (s.event_index, s.last_activity));
+        let stored = state
+            .session
+            .as_ref()
+            .map(|s| (s.event_index, s.last_activity));
         let mut engine = Engine {
             config,
             ids,

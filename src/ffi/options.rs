@@ -1,9 +1,9 @@
 //! `SeshOptions`: what a handle is opened with.
 
+use super::store::{SeshCustomStore, SeshStorageMechanism};
 use super::{SeshStatus, boundary, owned_string, required_str};
 use crate::clock::Clock;
 use crate::engine::Config;
-use super::store::{SeshCustomStore, SeshStorageMechanism};
 use crate::error::{Error, ErrorKind};
 use crate::store::callback::HostStore;
 use crate::tracker::{Hooks, LogLevel};

@@ -40,10 +40,18 @@ pub struct SeshCustomStore {
     /// What the entity's `storageMechanism` says: a `SeshStorageMechanism` value.
     pub storage_mechanism: i32,
     pub get: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char, sink: *mut SeshStoreSink) -> i32,
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            key: *const c_char,
+            sink: *mut SeshStoreSink,
+        ) -> i32,
     >,
     pub set: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char, value: *const c_char) -> i32,
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            key: *const c_char,
+            value: *const c_char,
+        ) -> i32,
     >,
     pub destroy: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
 }

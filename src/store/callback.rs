@@ -122,6 +122,7 @@ impl Store for CallbackStore {
     }
 
     fn save_state(&mut self, namespace: &str, state: &str) -> Result<()> {
-        self.host.set(&format!("{STATE_KEY_PREFIX}{namespace}"), state)
+        self.host
+            .set(&format!("{STATE_KEY_PREFIX}{namespace}"), state)
     }
 }

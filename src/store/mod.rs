@@ -10,12 +10,12 @@ pub mod memory;
 pub mod sqlite;
 
 use crate::error::Result;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use uuid::Uuid;
 pub use crate::render::StorageMechanism;
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use uuid::Uuid;
 
 /// A place to keep the user id and each namespace's state.
 ///

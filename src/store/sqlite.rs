@@ -57,7 +57,9 @@ impl SqliteStore {
             .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
             .map_err(|e| store_error("cannot switch the store to WAL", e))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::store(format!("the store stays in {mode} journal mode, not WAL")));
+            return Err(Error::store(format!(
+                "the store stays in {mode} journal mode, not WAL"
+            )));
         }
         // In WAL mode NORMAL loses no committed transaction when the process dies; only a
         // power cut can take back the last ones.
@@ -214,7 +216,11 @@ impl Store for SqliteStore {
     }
 
     fn load_user(&mut self) -> Result<Option<String>> {
-        self.read_text("SELECT value FROM sesh_meta WHERE key = ?1", USER_KEY, "user id")
+        self.read_text(
+            "SELECT value FROM sesh_meta WHERE key = ?1",
+            USER_KEY,
+            "user id",
+        )
     }
 
     fn shared_user(&self) -> Arc<SharedUser> {
@@ -325,14 +331,18 @@ mod tests {
         let path = temp_path("shared");
         {
             let host = Connection::open(&path).unwrap();
-            host.execute_batch("CREATE TABLE host_things (a); INSERT INTO host_things VALUES (42);")
-                .unwrap();
+            host.execute_batch(
+                "CREATE TABLE host_things (a); INSERT INTO host_things VALUES (42);",
+            )
+            .unwrap();
         }
         let mut store = SqliteStore::open(&path).unwrap();
         store.save_state("n", "{}").unwrap();
         drop(store);
         let host = Connection::open(&path).unwrap();
-        let kept: i64 = host.query_row("SELECT a FROM host_things", [], |r| r.get(0)).unwrap();
+        let kept: i64 = host
+            .query_row("SELECT a FROM host_things", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(kept, 42);
     }
 
@@ -349,7 +359,10 @@ mod tests {
             .unwrap();
         }
         let mut store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.load_state("n").unwrap_err().kind, ErrorKind::CorruptState);
+        assert_eq!(
+            store.load_state("n").unwrap_err().kind,
+            ErrorKind::CorruptState
+        );
         assert_eq!(store.load_user().unwrap_err().kind, ErrorKind::CorruptState);
     }
 }
