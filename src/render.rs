@@ -66,6 +66,59 @@ impl SessionEntity {
     }
 }
 
+/// A session's entity with everything but `eventIndex` rendered once: the per-event cost
+/// is one allocation and two copies.
+#[derive(Debug, Clone)]
+pub struct EntityTemplate {
+    /// The entity it was rendered from, with `event_index` 0.
+    source: SessionEntity,
+    head: String,
+    tail: String,
+}
+
+impl EntityTemplate {
+    pub fn new(entity: &SessionEntity) -> Self {
+        let source = SessionEntity {
+            event_index: 0,
+            ..entity.clone()
+        };
+        let json = source.to_json();
+        const KEY: &str = "\"eventIndex\":";
+        // The key appears once: every other value is a UUID, a number, a fixed name or
+        // an ISO time.
+        let at = json.find(KEY).map_or(json.len(), |i| i + KEY.len());
+        let head = json[..at].to_owned();
+        let tail = json[at..]
+            .strip_prefix('0')
+            .unwrap_or(&json[at..])
+            .to_owned();
+        EntityTemplate { source, head, tail }
+    }
+
+    /// Whether it renders `entity` (whatever its `event_index`).
+    pub fn fits(&self, entity: &SessionEntity) -> bool {
+        let source = &self.source;
+        source.user_id == entity.user_id
+            && source.session_id == entity.session_id
+            && source.session_index == entity.session_index
+            && source.previous_session_id == entity.previous_session_id
+            && source.storage_mechanism == entity.storage_mechanism
+            && source.first_event_id == entity.first_event_id
+            && source.first_event_timestamp == entity.first_event_timestamp
+    }
+
+    /// The entity JSON with this `event_index`; one spare byte for the C string's NUL.
+    pub fn render(&self, event_index: u32) -> String {
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(event_index);
+        let mut json = String::with_capacity(self.head.len() + digits.len() + self.tail.len() + 1);
+        json.push_str(&self.head);
+        json.push_str(digits);
+        json.push_str(&self.tail);
+        json
+    }
+}
+
 /// An `application_background` or `application_foreground` event.
 pub fn lifecycle_event_json(to_background: bool, index: u32) -> String {
     #[derive(Serialize)]
@@ -158,6 +211,28 @@ mod tests {
              \"eventIndex\":0,\"previousSessionId\":null,\"storageMechanism\":\"LOCAL_STORAGE\",\
              \"firstEventId\":null,\"firstEventTimestamp\":null}}"
         );
+    }
+
+    #[test]
+    fn a_template_renders_exactly_what_serde_renders() {
+        let mut entity = SessionEntity {
+            user_id: Uuid::from_u128(7),
+            session_id: Uuid::from_u128(8),
+            session_index: 12,
+            event_index: 0,
+            previous_session_id: Some(Uuid::from_u128(6)),
+            storage_mechanism: StorageMechanism::Sqlite,
+            first_event_id: Some(Uuid::from_u128(9)),
+            first_event_timestamp: Some(IsoTime(1_234_567_891_012)),
+        };
+        let template = EntityTemplate::new(&entity);
+        for index in [0, 1, 9, 10, 4242, i32::MAX as u32] {
+            entity.event_index = index;
+            assert!(template.fits(&entity));
+            assert_eq!(template.render(index), entity.to_json());
+        }
+        entity.first_event_id = None;
+        assert!(!template.fits(&entity));
     }
 
     #[test]

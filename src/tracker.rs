@@ -74,6 +74,8 @@ pub struct Tracker {
     /// The `shared_user` epoch this handle has seen.
     user_epoch: AtomicU64,
     pending: Mutex<Pending>,
+    /// A write failed and waits in `pending` for the next operation to try again.
+    retry: std::sync::atomic::AtomicBool,
     last_fault: Mutex<Option<Fault>>,
 }
 
@@ -162,6 +164,7 @@ impl Tracker {
             shared_user,
             user_epoch: AtomicU64::new(user_epoch),
             pending: Mutex::new(Pending::default()),
+            retry: std::sync::atomic::AtomicBool::new(false),
             last_fault: Mutex::new(None),
         };
         for fault in faults {
@@ -244,6 +247,9 @@ impl Tracker {
     /// store callback that calls sesh again only queues, and the write it is inside of
     /// picks the state up before returning.
     fn write(&self, new: Pending) {
+        if new.user.is_none() && new.state.is_none() && !self.retry.load(Ordering::Acquire) {
+            return;
+        }
         {
             let mut pending = lock(&self.pending);
             if new.user.is_some() {
@@ -274,6 +280,7 @@ impl Tracker {
                 (pending.user.take(), pending.state.take())
             };
             if user.is_none() && state.is_none() {
+                self.retry.store(false, Ordering::Release);
                 return false;
             }
             let mut failure = None;
@@ -299,6 +306,7 @@ impl Tracker {
                     pending.state = state;
                 }
                 drop(pending);
+                self.retry.store(true, Ordering::Release);
                 self.record_fault(err.kind, &format!("store write failed: {}", err.message));
                 return true;
             }
@@ -323,7 +331,7 @@ impl Tracker {
     ) -> Result<Option<String>> {
         let (id, ts) = self.check_event(event_id, timestamp_ms)?;
         self.run(|engine, now, notices| {
-            let event = self.event(engine, id, ts, now);
+            let event = self.event(id, ts, now);
             engine.track(now, event, notices)
         })
     }
@@ -332,7 +340,7 @@ impl Tracker {
     pub fn transition(&self, to_background: bool, event_id: Option<&str>) -> Result<Transition> {
         let (id, _) = self.check_event(event_id, None)?;
         self.run(|engine, now, notices| {
-            let event = self.event(engine, id, None, now);
+            let event = self.event(id, None, now);
             engine.transition(now, to_background, event, notices)
         })
     }
@@ -359,9 +367,9 @@ impl Tracker {
         Ok((id, timestamp_ms))
     }
 
-    fn event(&self, engine: &mut Engine, id: Option<Uuid>, ts: Option<i64>, now: i64) -> Event {
+    fn event(&self, id: Option<Uuid>, ts: Option<i64>, now: i64) -> Event {
         Event {
-            id: id.unwrap_or_else(|| engine.new_event_id()),
+            id,
             timestamp_ms: ts.unwrap_or(now),
         }
     }

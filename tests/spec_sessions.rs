@@ -165,10 +165,15 @@ fn s2_host_event_id_of_any_case_is_kept_lower_case() {
 fn s2_event_without_id_gets_a_generated_lower_case_uuid_v4() {
     let w = World::new();
     let h = w.open(config());
-    // The event's id is drawn before the session's.
+    // The session's id is drawn first; an event's only when it becomes the first event
+    // of its session (the one place its id is shown).
     assert_eq!(
         h.track_with(None, None),
-        Some(entity_data(&id(1), &id(3), 1, 1, None, Some((&id(2), 0))))
+        Some(entity_data(&id(1), &id(2), 1, 1, None, Some((&id(3), 0))))
+    );
+    assert_eq!(
+        h.track_with(None, None),
+        Some(entity_data(&id(1), &id(2), 1, 2, None, Some((&id(3), 0))))
     );
 }
 

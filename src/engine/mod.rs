@@ -9,7 +9,7 @@ pub mod state;
 use crate::error::{Error, Result};
 use crate::id::{ANONYMOUS_USER_ID, IdGenerator};
 pub use crate::render::{EndReason, EndSummary, StorageMechanism};
-use crate::render::{IsoTime, SessionEntity, lifecycle_event_json};
+use crate::render::{EntityTemplate, IsoTime, SessionEntity, lifecycle_event_json};
 use state::{FirstEvent, MAX_INDEX, NamespaceState, Session};
 use uuid::Uuid;
 
@@ -77,7 +77,9 @@ fn seconds_to_ms(seconds: u64) -> i64 {
 /// An event as the engine counts it: its id and its own timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event {
-    pub id: Uuid,
+    /// `None`: the host gave none. One is generated only if the event becomes its
+    /// session's first, the one place an event id is shown.
+    pub id: Option<Uuid>,
     pub timestamp_ms: i64,
 }
 
@@ -115,6 +117,8 @@ pub struct Engine {
     write: WritePlan,
     /// The store's user id changed since the last snapshot.
     user_dirty: bool,
+    /// The current session's entity, rendered but for its event index.
+    template: Option<EntityTemplate>,
 }
 
 /// How many event indexes a write reserves ahead in foreground: after a kill, the session
@@ -167,6 +171,7 @@ impl Engine {
             paused: false,
             write: WritePlan::default(),
             user_dirty: false,
+            template: None,
         };
         if let Some((event_index, activity)) = stored {
             engine.write.stored_event_index = event_index;
@@ -268,8 +273,8 @@ impl Engine {
 
     /// The current entity, reported to the start callback too when the event started the
     /// session.
-    fn announce(&self, started: bool, notices: &mut Vec<Notice>) -> String {
-        let entity = self.entity_json().unwrap_or_default();
+    fn announce(&mut self, started: bool, notices: &mut Vec<Notice>) -> String {
+        let entity = self.render_entity().unwrap_or_default();
         if started {
             notices.push(Notice::Started(entity.clone()));
         }
@@ -282,7 +287,7 @@ impl Engine {
             session.event_index = bump(session.event_index);
             if session.first_event.is_none() {
                 session.first_event = Some(FirstEvent {
-                    id: event.id,
+                    id: event.id.unwrap_or_else(|| self.ids.next_id()),
                     timestamp: event.timestamp_ms,
                     counted_at: now,
                 });
@@ -527,6 +532,17 @@ impl Engine {
         self.entity().map(|e| e.to_json())
     }
 
+    /// The entity JSON from the session's template, made anew only when something but the
+    /// event index changed: the per-event path.
+    fn render_entity(&mut self) -> Option<String> {
+        let entity = self.entity()?;
+        match &self.template {
+            Some(template) if template.fits(&entity) => {}
+            _ => self.template = Some(EntityTemplate::new(&entity)),
+        }
+        self.template.as_ref().map(|t| t.render(entity.event_index))
+    }
+
     /// `previousSessionId` as shown: hidden in anonymous mode.
     pub fn shown_previous_id(&self, session: &Session) -> Option<Uuid> {
         if self.state.anonymous {
@@ -614,11 +630,6 @@ impl Engine {
 
     pub fn state(&self) -> &NamespaceState {
         &self.state
-    }
-
-    /// An id for an event the host gave none.
-    pub fn new_event_id(&mut self) -> Uuid {
-        self.ids.next_id()
     }
 }
 

@@ -129,7 +129,7 @@ impl Rig {
     fn next_event(&mut self) -> Event {
         self.events += 1;
         Event {
-            id: uuid(&ev(self.events)),
+            id: Some(uuid(&ev(self.events))),
             timestamp_ms: self.now,
         }
     }
