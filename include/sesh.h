@@ -39,6 +39,11 @@
 #include <stdint.h>
 
 /**
+ * Bytes a buffer for `sesh_event_track_into` must hold: enough for any entity and its NUL.
+ */
+#define SESH_MAX_ENTITY_SIZE 512
+
+/**
  * What a call did. Values are stable: new ones may be added, none is reused.
  */
 enum SeshStatus
@@ -301,6 +306,26 @@ SeshStatus sesh_event_track_at(SeshHandle *handle,
                                const char *event_id,
                                int64_t timestamp_ms,
                                char **out_entity);
+
+/**
+ * As `sesh_event_track`, writing the entity JSON and a NUL into the caller's `buffer`
+ * instead of allocating a string: no allocation on the per-event path. `capacity` must be
+ * at least `SESH_MAX_ENTITY_SIZE`; `*out_length` receives the entity's length without the
+ * NUL. Nothing is written, and nothing counted, on failure.
+ *
+ * Returns `OK`, `NO_SESSION` (manual mode outside a session), `NULL_ARGUMENT`,
+ * `INVALID_UTF8`, `INVALID_ARGUMENT` (a bad event id, or `capacity` below
+ * `SESH_MAX_ENTITY_SIZE`), `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+ *
+ * # Safety
+ * `handle` NULL or live; `event_id` NULL or NUL-terminated; `buffer` NULL or writable for
+ * `capacity` bytes; `out_length` NULL or writable.
+ */
+SeshStatus sesh_event_track_into(SeshHandle *handle,
+                                 const char *event_id,
+                                 char *buffer,
+                                 size_t capacity,
+                                 size_t *out_length);
 
 /**
  * The app moves to background. The transition is an event (`application_background`,

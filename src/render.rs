@@ -10,6 +10,9 @@ pub const APPLICATION_BACKGROUND_SCHEMA: &str =
 pub const APPLICATION_FOREGROUND_SCHEMA: &str =
     "iglu:com.snowplowanalytics.snowplow/application_foreground/jsonschema/1-0-0";
 
+/// Bytes enough for any `client_session` entity JSON and its NUL.
+pub const MAX_ENTITY_SIZE: usize = 512;
+
 /// Where the session is kept, as the entity's `storageMechanism` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum StorageMechanism {
@@ -105,6 +108,24 @@ impl EntityTemplate {
             && source.storage_mechanism == entity.storage_mechanism
             && source.first_event_id == entity.first_event_id
             && source.first_event_timestamp == entity.first_event_timestamp
+    }
+
+    /// Writes the entity JSON with this `event_index` and a NUL into `out`; its length
+    /// without the NUL, or `None` (nothing written) when `out` is too small.
+    pub fn render_into(&self, event_index: u32, out: &mut [u8]) -> Option<usize> {
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(event_index).as_bytes();
+        let length = self.head.len() + digits.len() + self.tail.len();
+        if out.len() <= length {
+            return None;
+        }
+        let (head, rest) = out.split_at_mut(self.head.len());
+        head.copy_from_slice(self.head.as_bytes());
+        let (middle, rest) = rest.split_at_mut(digits.len());
+        middle.copy_from_slice(digits);
+        rest[..self.tail.len()].copy_from_slice(self.tail.as_bytes());
+        rest[self.tail.len()] = 0;
+        Some(length)
     }
 
     /// The entity JSON with this `event_index`; one spare byte for the C string's NUL.
@@ -233,6 +254,30 @@ mod tests {
         }
         entity.first_event_id = None;
         assert!(!template.fits(&entity));
+    }
+
+    /// The largest entity there can be: every id present, the longest storage name, the
+    /// largest indexes, a timestamp in year 9999.
+    #[test]
+    fn every_entity_fits_in_max_entity_size_with_its_nul() {
+        let entity = SessionEntity {
+            user_id: Uuid::max(),
+            session_id: Uuid::max(),
+            session_index: i32::MAX as u32,
+            event_index: i32::MAX as u32,
+            previous_session_id: Some(Uuid::max()),
+            storage_mechanism: StorageMechanism::LocalStorage,
+            first_event_id: Some(Uuid::max()),
+            first_event_timestamp: Some(IsoTime(crate::timestamp::MAX_TIMESTAMP_MS)),
+        };
+        let json = entity.to_json();
+        assert!(json.len() < MAX_ENTITY_SIZE, "{} bytes", json.len());
+        let template = EntityTemplate::new(&entity);
+        let mut buffer = [0xffu8; MAX_ENTITY_SIZE];
+        let length = template.render_into(i32::MAX as u32, &mut buffer).unwrap();
+        assert_eq!(&buffer[..length], json.as_bytes());
+        assert_eq!(buffer[length], 0);
+        assert_eq!(template.render_into(1, &mut buffer[..length - 9]), None);
     }
 
     #[test]

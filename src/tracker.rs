@@ -336,6 +336,25 @@ impl Tracker {
         })
     }
 
+    /// Tracks an event now, writing its entity and a NUL into `out` (at least
+    /// [`MAX_ENTITY_SIZE`](crate::render::MAX_ENTITY_SIZE) bytes, else `invalid_argument`
+    /// and nothing is counted). The entity's length, or `None` in manual mode outside a
+    /// session.
+    pub fn track_into(&self, event_id: Option<&str>, out: &mut [u8]) -> Result<Option<usize>> {
+        if out.len() < crate::render::MAX_ENTITY_SIZE {
+            return Err(Error::invalid(format!(
+                "the buffer holds {} bytes; an entity needs up to {}",
+                out.len(),
+                crate::render::MAX_ENTITY_SIZE
+            )));
+        }
+        let (id, _) = self.check_event(event_id, None)?;
+        self.run(|engine, now, notices| {
+            let event = self.event(id, None, now);
+            engine.track_into(now, event, notices, out)
+        })
+    }
+
     /// Moves the app to background (`true`) or foreground.
     pub fn transition(&self, to_background: bool, event_id: Option<&str>) -> Result<Transition> {
         let (id, _) = self.check_event(event_id, None)?;

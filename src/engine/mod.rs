@@ -224,6 +224,30 @@ impl Engine {
         Some(self.announce(started, notices))
     }
 
+    /// As [`track`](Self::track), writing the entity and a NUL into `out` instead of a new
+    /// string: its length, or `None` outside a session (manual mode). `out` must hold
+    /// [`MAX_ENTITY_SIZE`](crate::render::MAX_ENTITY_SIZE) bytes.
+    pub fn track_into(
+        &mut self,
+        now: i64,
+        event: Event,
+        notices: &mut Vec<Notice>,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let started = self.prepare_event(now, notices);
+        self.state.session.as_ref()?;
+        self.count(now, event);
+        if started {
+            let entity = self.announce(true, notices);
+            let length = entity.len().min(out.len().saturating_sub(1));
+            out[..length].copy_from_slice(&entity.as_bytes()[..length]);
+            out[length] = 0;
+            return Some(length);
+        }
+        let event_index = self.refresh_template()?;
+        self.template.as_ref()?.render_into(event_index, out)
+    }
+
     /// Moves the app to background or foreground (SPEC.md §4).
     pub fn transition(
         &mut self,
@@ -535,12 +559,18 @@ impl Engine {
     /// The entity JSON from the session's template, made anew only when something but the
     /// event index changed: the per-event path.
     fn render_entity(&mut self) -> Option<String> {
+        let event_index = self.refresh_template()?;
+        self.template.as_ref().map(|t| t.render(event_index))
+    }
+
+    /// Makes the template fit the current session; returns its event index.
+    fn refresh_template(&mut self) -> Option<u32> {
         let entity = self.entity()?;
         match &self.template {
             Some(template) if template.fits(&entity) => {}
             _ => self.template = Some(EntityTemplate::new(&entity)),
         }
-        self.template.as_ref().map(|t| t.render(entity.event_index))
+        Some(entity.event_index)
     }
 
     /// `previousSessionId` as shown: hidden in anonymous mode.

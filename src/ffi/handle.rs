@@ -194,6 +194,48 @@ pub unsafe extern "C" fn sesh_event_track_at(
     track(handle, event_id, Some(timestamp_ms), out_entity)
 }
 
+/// Bytes a buffer for `sesh_event_track_into` must hold: enough for any entity and its NUL.
+pub const SESH_MAX_ENTITY_SIZE: usize = 512;
+// A literal for cbindgen, held to the engine's figure here.
+const _: () = assert!(SESH_MAX_ENTITY_SIZE == crate::render::MAX_ENTITY_SIZE);
+
+/// As `sesh_event_track`, writing the entity JSON and a NUL into the caller's `buffer`
+/// instead of allocating a string: no allocation on the per-event path. `capacity` must be
+/// at least `SESH_MAX_ENTITY_SIZE`; `*out_length` receives the entity's length without the
+/// NUL. Nothing is written, and nothing counted, on failure.
+///
+/// Returns `OK`, `NO_SESSION` (manual mode outside a session), `NULL_ARGUMENT`,
+/// `INVALID_UTF8`, `INVALID_ARGUMENT` (a bad event id, or `capacity` below
+/// `SESH_MAX_ENTITY_SIZE`), `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+///
+/// # Safety
+/// `handle` NULL or live; `event_id` NULL or NUL-terminated; `buffer` NULL or writable for
+/// `capacity` bytes; `out_length` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sesh_event_track_into(
+    handle: *mut SeshHandle,
+    event_id: *const c_char,
+    buffer: *mut c_char,
+    capacity: usize,
+    out_length: *mut usize,
+) -> SeshStatus {
+    with_handle(handle, |h| {
+        let out_length = out_param(out_length, "out_length")?;
+        if buffer.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "buffer is NULL"));
+        }
+        // SAFETY: non-NULL and writable for `capacity` bytes, as the caller promises.
+        let buffer = unsafe { std::slice::from_raw_parts_mut(buffer.cast::<u8>(), capacity) };
+        // SAFETY: as in `track`.
+        let event_id = unsafe { optional_str(event_id, "event_id") }?;
+        *out_length = h
+            .tracker
+            .track_into(event_id, buffer)?
+            .ok_or_else(Error::no_session)?;
+        Ok(())
+    })
+}
+
 fn transition(
     handle: *mut SeshHandle,
     to_background: bool,
