@@ -20,6 +20,11 @@ fn boundary(body: impl FnOnce() -> SeshStatus) -> SeshStatus {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(SeshStatus::Panic)
 }
 
+/// The boundary for an export that returns a pointer: NULL if it panicked.
+fn boundary_ptr<T>(body: impl FnOnce() -> *const T) -> *const T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(std::ptr::null())
+}
+
 /// A required string argument.
 ///
 /// # Safety
@@ -91,5 +96,12 @@ pub unsafe extern "C" fn sesh_string_free(text: *mut c_char) {
 /// The library's version, e.g. "0.1.0". Static: never free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn sesh_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    boundary_ptr(|| VERSION.as_ptr())
 }
+
+const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+) {
+    Ok(version) => version,
+    Err(_) => c"unknown",
+};

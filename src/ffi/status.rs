@@ -116,14 +116,18 @@ impl From<&Error> for SeshStatus {
 /// that is no status. Static: never free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn sesh_status_name(status: i32) -> *const c_char {
-    SeshStatus::from_code(status).map_or(std::ptr::null(), |s| s.name().as_ptr())
+    super::boundary_ptr(|| {
+        SeshStatus::from_code(status).map_or(std::ptr::null(), |s| s.name().as_ptr())
+    })
 }
 
 /// A sentence describing the status, or NULL for a value that is no status. Static: never
 /// free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn sesh_status_message(status: i32) -> *const c_char {
-    SeshStatus::from_code(status).map_or(std::ptr::null(), |s| s.message().as_ptr())
+    super::boundary_ptr(|| {
+        SeshStatus::from_code(status).map_or(std::ptr::null(), |s| s.message().as_ptr())
+    })
 }
 
 #[cfg(test)]
