@@ -240,8 +240,13 @@ impl Tracker {
         if lock(&self.pending).user.is_some() {
             return None;
         }
-        let text = store.load_user().ok()??;
-        parse_hyphenated(&text)
+        // The host's get may call sesh again: while it runs, this thread is inside the
+        // store, so a write from such a call only queues (this call's own write drains it)
+        // instead of waiting for the lock this thread holds.
+        let outer = WRITING.replace(self as *const Tracker as usize);
+        let loaded = store.load_user();
+        WRITING.set(outer);
+        parse_hyphenated(&loaded.ok()??)
     }
 
     /// Reads the engine without the clock.
