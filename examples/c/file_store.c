@@ -1,6 +1,7 @@
 /* A file-backed custom store for sesh: see file_store.h. */
 #include "file_store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,12 +72,15 @@ static int put(FileStore *store, const char *key, size_t key_length, const char 
 static int load(FileStore *store) {
     FILE *file = fopen(store->path, "rb");
     if (!file) {
-        return 0;
+        /* No file yet is an empty store; a file that is there but cannot be opened is not
+         * (starting empty would overwrite it at the first set). */
+        return errno == ENOENT ? 0 : -1;
     }
     int result = 0;
+    int scanned = 0;
     size_t key_length = 0;
     size_t value_length = 0;
-    while (fscanf(file, "%zu %zu", &key_length, &value_length) == 2) {
+    while ((scanned = fscanf(file, "%zu %zu", &key_length, &value_length)) == 2) {
         if (fgetc(file) != '\n' || key_length > (1u << 20) || value_length > (1u << 24)) {
             result = -1;
             break;
@@ -95,7 +99,9 @@ static int load(FileStore *store) {
             break;
         }
     }
-    if (result == 0 && !feof(file)) {
+    /* The file must end right after a record: anything else (a lone number, text that is
+     * no record, a read error) is damage, and damage is never read as an empty store. */
+    if (result == 0 && (scanned != EOF || ferror(file) || !feof(file))) {
         result = -1;
     }
     fclose(file);

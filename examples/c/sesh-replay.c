@@ -20,6 +20,10 @@
  *     `custom PATH`, prints nothing: the next `open` prints "invalid_argument". A setter's
  *     own failure (an out-of-range timeout, `store sqlite` while the build has no SQLite
  *     store) is printed by the next `open` as that setter's status.
+ *   - `store custom PATH` is file_store.c (the example custom store): the JSON sesh hands
+ *     it is kept in PATH, rewritten atomically on every set. A PATH that exists but is no
+ *     such file (e.g. an SQLite database) is left alone and the next `open` prints
+ *     "store_error", with no handle, as sesh itself does for a damaged SQLite file.
  *   - `open` frees the previous handle first (which closes it if it is still open).
  *   - Handle operations before any successful `open` print "closed"; after `close` the
  *     closed handle is kept, so the library itself answers "closed".
@@ -33,6 +37,7 @@
 
 #define _POSIX_C_SOURCE 200809L
 
+#include "file_store.h"
 #include "sesh.h"
 
 #include <errno.h>
@@ -475,14 +480,22 @@ static SeshStatus apply_config(SeshOptions *options) {
 }
 
 /* The custom store: a store written in this program's C through the library's custom-store
- * callbacks, keeping the JSON it is handed in the file `path` so that it survives `kill`.
- * The C ABI has no custom-store callbacks yet, so this answers "unsupported"; when it gets
- * them, this is the one place to register the file-backed callbacks (their state would live
- * beside `handle` and be freed with it). */
+ * callbacks (file_store.c), keeping the JSON it is handed in the file `path` so that it
+ * survives `kill`. A file that is there but cannot be read as such a store is left alone and
+ * the open says "store_error", as the library does for a damaged SQLite file. On success the
+ * options own the store; sesh destroys it once they and the handle no longer use it. */
 static SeshStatus attach_custom_store(SeshOptions *options, const char *path) {
-    (void)options;
-    (void)path;
-    return SESH_STATUS_UNSUPPORTED;
+    SeshCustomStore custom;
+    if (file_store_open(path, &custom) != 0) {
+        fprintf(stderr, "sesh-replay: %s cannot be read as a custom store file\n", path);
+        return SESH_STATUS_STORE_ERROR;
+    }
+    SeshStatus status = sesh_options_set_store_custom(options, &custom);
+    if (status != SESH_STATUS_OK) {
+        /* Nothing was taken: the store is still ours. */
+        custom.destroy(custom.user_data);
+    }
+    return status;
 }
 
 static SeshStatus apply_store(SeshOptions *options) {

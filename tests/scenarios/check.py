@@ -310,9 +310,9 @@ def run_scenario(replay, wrapper, scenario, timeout):
                 problems.append(f"{os.path.basename(run)}: exit status {done.returncode}\n"
                                 f"--- stderr ---\n{stderr}")
             elif wrapper and stderr.strip():
-                # Under valgrind, anything it says is worth seeing; the log lines of
-                # sesh-replay itself are not errors.
-                noise = [l for l in stderr.splitlines() if not l.startswith("sesh-replay: log")]
+                # Under valgrind, anything it says is worth seeing; what sesh-replay itself
+                # writes (the library's log lines, its own notes) is not an error.
+                noise = [l for l in stderr.splitlines() if not l.startswith("sesh-replay: ")]
                 if noise:
                     problems.append(f"{os.path.basename(run)}: stderr:\n" + "\n".join(noise))
             if stdout and not stdout.endswith("\n"):
@@ -345,6 +345,8 @@ def main():
         print(f"check.py: {args.replay} is not an executable; build sesh-replay first",
               file=sys.stderr)
         return 2
+    # The runs happen in a temporary working directory: a relative path would miss.
+    replay = os.path.abspath(args.replay)
     wrapper = shlex.split(args.wrapper)
     scenarios = find_scenarios(args.scenarios)
     if not scenarios:
@@ -355,7 +357,7 @@ def main():
     for scenario in scenarios:
         name = os.path.basename(scenario)[: -len(".txt")]
         expected_path = scenario[: -len(".txt")] + ".expected"
-        output, problems = run_scenario(args.replay, wrapper, scenario, args.timeout)
+        output, problems = run_scenario(replay, wrapper, scenario, args.timeout)
         actual = normalize(output)
         if args.update:
             with open(expected_path, "w", encoding="utf-8") as f:
