@@ -76,6 +76,8 @@ pub struct Tracker {
     pending: Mutex<Pending>,
     /// A write failed and waits in `pending` for the next operation to try again.
     retry: std::sync::atomic::AtomicBool,
+    /// False when opening could not read the store: nothing is written over it.
+    writable: bool,
     last_fault: Mutex<Option<Fault>>,
 }
 
@@ -109,9 +111,14 @@ impl Tracker {
         let mut faults = store.take_repairs();
         // A store that cannot be read does not stop tracking: sesh starts clean in memory,
         // reports the fault, and keeps writing.
+        // A read that fails (rather than returning damaged data) says nothing of what the
+        // store holds: sesh tracks in memory and writes nothing over records it could not
+        // read, so that one bad read does not wipe the user and the session count.
+        let mut read_failed = false;
         let (stored_user, user_load_failed) = match store.load_user() {
             Ok(user) => (user, false),
             Err(err) => {
+                read_failed |= err.kind == ErrorKind::StoreError;
                 faults.push(err);
                 (None, true)
             }
@@ -136,6 +143,7 @@ impl Tracker {
                 Ok(Some(text)) => state::decode(&text).map_err(|err| faults.push(err)).ok(),
                 Ok(None) => None,
                 Err(err) => {
+                    read_failed |= err.kind == ErrorKind::StoreError;
                     faults.push(err);
                     None
                 }
@@ -165,10 +173,17 @@ impl Tracker {
             user_epoch: AtomicU64::new(user_epoch),
             pending: Mutex::new(Pending::default()),
             retry: std::sync::atomic::AtomicBool::new(false),
+            writable: !read_failed,
             last_fault: Mutex::new(None),
         };
         for fault in faults {
             tracker.record_fault(fault.kind, &fault.message);
+        }
+        if read_failed {
+            tracker.hooks.log(
+                LogLevel::Warn,
+                "the store could not be read: tracking in memory, writing nothing over it until the next open",
+            );
         }
         let pending = Pending {
             user: user_is_new.then(|| user_id.to_string()),
@@ -247,7 +262,9 @@ impl Tracker {
     /// store callback that calls sesh again only queues, and the write it is inside of
     /// picks the state up before returning.
     fn write(&self, new: Pending) {
-        if new.user.is_none() && new.state.is_none() && !self.retry.load(Ordering::Acquire) {
+        if !self.writable
+            || (new.user.is_none() && new.state.is_none() && !self.retry.load(Ordering::Acquire))
+        {
             return;
         }
         {
@@ -437,9 +454,15 @@ impl Tracker {
             }
         };
         self.write(pending);
+        let me = self as *const Tracker as usize;
+        if WRITING.get() == me || !self.writable {
+            // Closed from inside this handle's own store call: the write that call is part
+            // of drains what is pending when it returns.
+            return Ok(());
+        }
         // Retry anything that failed, then make it all durable.
         let mut store = lock(&self.store);
-        WRITING.set(self as *const Tracker as usize);
+        WRITING.set(me);
         let failed = self.drain(store.as_mut());
         let flushed = store.flush();
         WRITING.set(0);

@@ -353,3 +353,39 @@ fn a_store_that_fails_garbles_or_forgets_at_open_still_opens() {
         assert_eq!(entity_field(&entity, "eventIndex"), 1);
     }
 }
+
+#[test]
+fn a_read_that_fails_at_open_never_wipes_what_the_store_holds() {
+    let store = FlakyStore::default();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let first = {
+        let tracker = open_on(Box::new(store.clone()), &clock, &Log::default()).unwrap();
+        tracker.new_session().unwrap();
+        let entity = tracker.track(None, None).unwrap().unwrap();
+        tracker.close().unwrap();
+        entity
+    };
+    let kept_user = store.inner.load_user_now();
+    let kept_state = store.inner.raw_state("default");
+    // One failed read at open: tracking goes on in memory, and nothing is written.
+    *store.mode.lock().unwrap() = Mode::Failing;
+    let tracker = open_on(Box::new(store.clone()), &clock, &Log::default()).unwrap();
+    *store.mode.lock().unwrap() = Mode::Working;
+    assert!(tracker.track(None, None).unwrap().is_some());
+    tracker.new_session().unwrap();
+    tracker.close().unwrap();
+    assert_eq!(store.inner.load_user_now(), kept_user);
+    assert_eq!(store.inner.raw_state("default"), kept_state);
+    // The next open reads the records again: same user, the same session goes on.
+    let tracker = open_on(Box::new(store.clone()), &clock, &Log::default()).unwrap();
+    let next = tracker.track(None, None).unwrap().unwrap();
+    assert_eq!(
+        entity_field(&next, "userId"),
+        entity_field(&first, "userId")
+    );
+    assert_eq!(
+        entity_field(&next, "sessionId"),
+        entity_field(&first, "sessionId")
+    );
+    assert_eq!(entity_field(&next, "sessionIndex"), 1);
+}

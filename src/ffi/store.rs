@@ -19,13 +19,16 @@ impl SeshStoreSink {
 /// A store the host writes: user data, one function per operation, and a destroy function.
 ///
 /// Keys are UTF-8 text: `sesh.user_id` holds the installation's user id (shared by every
-/// namespace), `sesh.state.<namespace>` a namespace's state. Values are JSON text. sesh
-/// reads and overwrites records; it never deletes one.
+/// namespace), `sesh.state.<namespace>` a namespace's state. Values are text to keep as
+/// given: the user id as a bare UUID, a state as JSON. sesh reads and overwrites records;
+/// it never deletes one.
 ///
 /// - `get` looks `key` up. Found: pass the value to `sesh_store_sink_write(sink, ...)` and
 ///   return `SESH_STATUS_OK`. Not found: return `SESH_STATUS_OK` without writing the sink.
 ///   Failed: return `SESH_STATUS_STORE_ERROR` (any status but OK counts as a failure;
-///   `SESH_STATUS_CORRUPT_STATE` says the data is damaged).
+///   `SESH_STATUS_CORRUPT_STATE` says the data is damaged). When a `get` fails at open,
+///   the handle tracks in memory and writes nothing to the store until the next open, so
+///   that a passing failure cannot overwrite the records it could not read.
 /// - `set` keeps `value` under `key`, replacing what was there; returns `SESH_STATUS_OK` or
 ///   a failure status. sesh keeps tracking when it fails and writes again later.
 /// - `destroy` (may be NULL) runs exactly once, when neither the options nor any handle

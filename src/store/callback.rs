@@ -1,7 +1,7 @@
 //! The adapter that makes a host's C callbacks a [`Store`].
 //!
 //! Keys: the installation's user id lives under `sesh.user_id`, a namespace's state under
-//! `sesh.state.<namespace>`. Values are JSON text. sesh only reads and overwrites records,
+//! `sesh.state.<namespace>`. Values are text (a bare UUID, a state's JSON). sesh only reads and overwrites records,
 //! so the host implements two calls: get and set.
 
 use super::{SharedUser, StorageMechanism, Store};

@@ -39,6 +39,11 @@ impl MemoryStore {
         self.with(|c| c.user = Some(user.to_owned()));
     }
 
+    /// The kept user id.
+    pub fn load_user_now(&self) -> Option<String> {
+        self.with(|c| c.user.clone())
+    }
+
     /// What is kept for `namespace`.
     pub fn raw_state(&self, namespace: &str) -> Option<String> {
         self.with(|c| c.states.get(namespace).cloned())
