@@ -21,6 +21,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const USER_KEY: &str = "user_id";
+const UPSERT_META: &str = "INSERT INTO sesh_meta (key, value) VALUES (?1, ?2)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+const UPSERT_STATE: &str = "INSERT INTO sesh_state (namespace, state) VALUES (?1, ?2)
+     ON CONFLICT (namespace) DO UPDATE SET state = excluded.state";
 const SCHEMA_KEY: &str = "schema_version";
 
 /// A store in an SQLite file.
@@ -97,11 +101,7 @@ impl SqliteStore {
             _ => {
                 // sesh's own tables are there: only the version cell is damaged.
                 self.connection
-                    .execute(
-                        "INSERT INTO sesh_meta (key, value) VALUES (?1, ?2)
-                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        params![SCHEMA_KEY, SCHEMA_VERSION],
-                    )
+                    .execute(UPSERT_META, params![SCHEMA_KEY, SCHEMA_VERSION])
                     .map_err(|e| store_error("cannot repair the schema version", e))?;
                 self.repairs.push(Error::corrupt(
                     "the store's schema version was unreadable and was rewritten",
@@ -109,6 +109,15 @@ impl SqliteStore {
                 Ok(())
             }
         }
+    }
+
+    /// Writes one row in its own (autocommit) transaction, with a cached statement.
+    fn upsert(&self, sql: &str, key: &str, value: &str, what: &str) -> Result<()> {
+        self.connection
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute(params![key, value]))
+            .map(|_| ())
+            .map_err(|e| store_error(&format!("cannot write the {what}"), e))
     }
 
     fn read_cell(&self, sql: &str, key: &str) -> Result<Cell> {
@@ -232,14 +241,7 @@ impl Store for SqliteStore {
     }
 
     fn save_user(&mut self, user_id: &str) -> Result<()> {
-        self.connection
-            .prepare_cached(
-                "INSERT INTO sesh_meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )
-            .and_then(|mut statement| statement.execute(params![USER_KEY, user_id]))
-            .map(|_| ())
-            .map_err(|e| store_error("cannot write the user id", e))
+        self.upsert(UPSERT_META, USER_KEY, user_id, "user id")
     }
 
     fn load_state(&mut self, namespace: &str) -> Result<Option<String>> {
@@ -251,14 +253,7 @@ impl Store for SqliteStore {
     }
 
     fn save_state(&mut self, namespace: &str, state: &str) -> Result<()> {
-        self.connection
-            .prepare_cached(
-                "INSERT INTO sesh_state (namespace, state) VALUES (?1, ?2)
-                 ON CONFLICT (namespace) DO UPDATE SET state = excluded.state",
-            )
-            .and_then(|mut statement| statement.execute(params![namespace, state]))
-            .map(|_| ())
-            .map_err(|e| store_error("cannot write the session state", e))
+        self.upsert(UPSERT_STATE, namespace, state, "session state")
     }
 
     fn flush(&mut self) -> Result<()> {
