@@ -115,6 +115,7 @@ impl Tracker {
         // store holds: sesh tracks in memory and writes nothing over records it could not
         // read, so that one bad read does not wipe the user and the session count.
         let mut read_failed = false;
+        let mut state_unreadable = false;
         let (stored_user, user_load_failed) = match store.load_user() {
             Ok(user) => (user, false),
             Err(err) => {
@@ -133,17 +134,43 @@ impl Tracker {
             },
             None => (None, !user_load_failed),
         };
-        let user_is_new = user_id.is_none();
-        let user_id = user_id.unwrap_or_else(|| ids.next_id());
+        // A missing user id is claimed, so that two first opens at once agree on one; an
+        // unreadable one is replaced.
+        let mut user_to_write = None;
+        let user_id = match user_id {
+            Some(user) => user,
+            None if user_readable => {
+                let candidate = ids.next_id();
+                match store.claim_user(&candidate.to_string()) {
+                    Ok(kept) => parse_hyphenated(&kept).unwrap_or(candidate),
+                    Err(err) => {
+                        faults.push(err);
+                        user_to_write = Some(candidate.to_string());
+                        candidate
+                    }
+                }
+            }
+            None => {
+                let candidate = ids.next_id();
+                user_to_write = Some(candidate.to_string());
+                candidate
+            }
+        };
         // An unreadable user id: every namespace starts clean under the new one.
         let persisted = if !user_readable {
             None
         } else {
             match store.load_state(&config.namespace) {
-                Ok(Some(text)) => state::decode(&text).map_err(|err| faults.push(err)).ok(),
+                Ok(Some(text)) => state::decode(&text)
+                    .map_err(|err| {
+                        state_unreadable = true;
+                        faults.push(err)
+                    })
+                    .ok(),
                 Ok(None) => None,
                 Err(err) => {
                     read_failed |= err.kind == ErrorKind::StoreError;
+                    state_unreadable |= err.kind == ErrorKind::CorruptState;
                     faults.push(err);
                     None
                 }
@@ -158,7 +185,15 @@ impl Tracker {
         let mut notices = Vec::new();
         let namespace = config.namespace.clone();
         let storage = store.storage_mechanism();
+        let mut counter = store.session_counter(&config.namespace);
+        if state_unreadable {
+            // Unreadable state starts the namespace clean: its count too (SPEC.md §2).
+            if let Some(counter) = counter.as_mut() {
+                counter.forget();
+            }
+        }
         let mut engine = Engine::open(config, ids, storage, user_id, persisted, now, &mut notices)?;
+        engine.set_session_counter(counter);
         let tracker = Tracker {
             locked: Mutex::new(Locked {
                 engine: None,
@@ -186,7 +221,7 @@ impl Tracker {
             );
         }
         let pending = Pending {
-            user: user_is_new.then(|| user_id.to_string()),
+            user: user_to_write,
             state: engine.take_snapshot(),
         };
         lock(&tracker.locked).engine = Some(engine);

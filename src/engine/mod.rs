@@ -119,6 +119,19 @@ pub struct Engine {
     user_dirty: bool,
     /// The current session's entity, rendered but for its event index.
     template: Option<EntityTemplate>,
+    /// Where session indexes come from when other writers may share the namespace.
+    counter: Option<Box<dyn SessionCounter>>,
+}
+
+/// Hands out session indexes for a namespace that other handles or processes may also
+/// write, so that no two sessions get one index.
+pub trait SessionCounter: Send {
+    /// The index for a new session of `user`: `after + 1`, or past whatever another writer
+    /// already gave out for that user. A counter that cannot tell returns `after + 1`.
+    fn next(&mut self, user: Uuid, after: u32) -> u32;
+
+    /// The namespace's state was unreadable and starts clean: so does its count.
+    fn forget(&mut self);
 }
 
 /// How many event indexes a write reserves ahead in foreground: after a kill, the session
@@ -172,6 +185,7 @@ impl Engine {
             write: WritePlan::default(),
             user_dirty: false,
             template: None,
+            counter: None,
         };
         if let Some((event_index, activity)) = stored {
             engine.write.stored_event_index = event_index;
@@ -393,7 +407,12 @@ impl Engine {
     fn start(&mut self, now: i64) {
         let id = self.ids.next_id();
         let previous_id = self.state.last_session_id;
-        self.state.session_index = bump(self.state.session_index);
+        self.state.session_index = match self.counter.as_mut() {
+            Some(counter) => counter
+                .next(self.state.user_id, self.state.session_index)
+                .clamp(bump(self.state.session_index), MAX_INDEX),
+            None => bump(self.state.session_index),
+        };
         self.state.last_session_id = Some(id);
         self.state.session = Some(Session {
             id,
@@ -598,6 +617,11 @@ impl Engine {
     }
 
     // ----- persistence --------------------------------------------------------------------
+
+    /// Session indexes from now on come from `counter`.
+    pub fn set_session_counter(&mut self, counter: Option<Box<dyn SessionCounter>>) {
+        self.counter = counter;
+    }
 
     fn must_write(&mut self) {
         self.write.changed = true;

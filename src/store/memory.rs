@@ -63,6 +63,10 @@ impl Store for MemoryStore {
         self.shared_user.clone()
     }
 
+    fn claim_user(&mut self, candidate: &str) -> Result<String> {
+        Ok(self.with(|c| c.user.get_or_insert_with(|| candidate.to_owned()).clone()))
+    }
+
     fn save_user(&mut self, user_id: &str) -> Result<()> {
         self.with(|c| c.user = Some(user_id.to_owned()));
         Ok(())

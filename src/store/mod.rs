@@ -9,6 +9,7 @@ pub mod callback;
 pub mod memory;
 pub mod sqlite;
 
+use crate::engine::SessionCounter;
 use crate::error::Result;
 pub use crate::render::StorageMechanism;
 pub use memory::MemoryStore;
@@ -31,6 +32,20 @@ pub trait Store: Send {
     /// The state kept for `namespace`, if any.
     fn load_state(&mut self, namespace: &str) -> Result<Option<String>>;
     fn save_state(&mut self, namespace: &str, state: &str) -> Result<()>;
+    /// Keeps `candidate` as the installation's user id unless one is kept already, and
+    /// returns the one kept: two first opens at the same moment then agree. The default
+    /// cannot tell and keeps the candidate.
+    fn claim_user(&mut self, candidate: &str) -> Result<String> {
+        self.save_user(candidate)?;
+        Ok(candidate.to_owned())
+    }
+
+    /// Hands out the namespace's session indexes when other handles or processes may write
+    /// it too; `None` when this handle is its only writer.
+    fn session_counter(&self, _namespace: &str) -> Option<Box<dyn SessionCounter>> {
+        None
+    }
+
     /// What every handle on this store in this process shares to learn of a user reset.
     /// The default is shared with no one.
     fn shared_user(&self) -> Arc<SharedUser> {

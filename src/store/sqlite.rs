@@ -6,6 +6,8 @@
 //! opening it fails with `store_error`.
 
 use super::{SharedUser, StorageMechanism, Store};
+use crate::engine::SessionCounter;
+use crate::engine::state::MAX_INDEX;
 use crate::error::{Error, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -13,6 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
+use uuid::Uuid;
 
 /// The layout of sesh's tables; a later release migrates from lower versions.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -29,7 +32,8 @@ const SCHEMA_KEY: &str = "schema_version";
 
 /// A store in an SQLite file.
 pub struct SqliteStore {
-    connection: Connection,
+    /// Shared with the session counter, which the engine calls while it holds its lock.
+    connection: Arc<Mutex<Connection>>,
     shared_user: Arc<SharedUser>,
     /// What opening found damaged and repaired, for the handle to report.
     repairs: Vec<Error>,
@@ -47,8 +51,7 @@ impl SqliteStore {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| store_error("cannot open the SQLite store", e))?;
         connection
@@ -57,9 +60,10 @@ impl SqliteStore {
         // Read before any write: a file that is not a database, or one damaged where sesh
         // keeps its state, fails here and is left as it was.
         verify_readable(&connection)?;
-        let mode: String = connection
-            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-            .map_err(|e| store_error("cannot switch the store to WAL", e))?;
+        let mode: String = retry_while_busy(|| {
+            connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+        })
+        .map_err(|e| store_error("cannot switch the store to WAL", e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::store(format!(
                 "the store stays in {mode} journal mode, not WAL"
@@ -71,7 +75,7 @@ impl SqliteStore {
             .execute_batch("PRAGMA synchronous=NORMAL;")
             .map_err(|e| store_error("cannot set synchronous=NORMAL", e))?;
         let mut store = SqliteStore {
-            connection,
+            connection: Arc::new(Mutex::new(connection)),
             shared_user: shared_user_for(path),
             repairs: Vec::new(),
         };
@@ -79,19 +83,33 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn migrate(&mut self) -> Result<()> {
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.connection
-            .execute_batch(
-                "BEGIN IMMEDIATE;
-                 CREATE TABLE IF NOT EXISTS sesh_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-                 CREATE TABLE IF NOT EXISTS sesh_state (namespace TEXT PRIMARY KEY, state) WITHOUT ROWID;
-                 INSERT OR IGNORE INTO sesh_meta (key, value) VALUES ('schema_version', 1);
-                 COMMIT;",
-            )
-            .map_err(|e| {
-                let _ = self.connection.execute_batch("ROLLBACK;");
-                store_error("cannot create sesh's tables", e)
-            })?;
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let connection = self.connection();
+        let created = retry_while_busy(|| {
+            let step = connection.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS sesh_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS sesh_state (namespace TEXT PRIMARY KEY, state) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS sesh_session_index
+               (namespace TEXT PRIMARY KEY, user_id TEXT, last INTEGER) WITHOUT ROWID;
+             INSERT OR IGNORE INTO sesh_meta (key, value) VALUES ('schema_version', 1);
+             COMMIT;",
+            );
+            if step.is_err() {
+                let _ = connection.execute_batch("ROLLBACK;");
+            }
+            step
+        });
+        if let Err(e) = created {
+            return Err(store_error("cannot create sesh's tables", e));
+        }
+        drop(connection);
         let version = self.read_cell("SELECT value FROM sesh_meta WHERE key = ?1", SCHEMA_KEY)?;
         match version {
             Cell::Integer(v) if v == SCHEMA_VERSION => Ok(()),
@@ -100,7 +118,7 @@ impl SqliteStore {
             ))),
             _ => {
                 // sesh's own tables are there: only the version cell is damaged.
-                self.connection
+                self.connection()
                     .execute(UPSERT_META, params![SCHEMA_KEY, SCHEMA_VERSION])
                     .map_err(|e| store_error("cannot repair the schema version", e))?;
                 self.repairs.push(Error::corrupt(
@@ -113,7 +131,7 @@ impl SqliteStore {
 
     /// Writes one row in its own (autocommit) transaction, with a cached statement.
     fn upsert(&self, sql: &str, key: &str, value: &str, what: &str) -> Result<()> {
-        self.connection
+        self.connection()
             .prepare_cached(sql)
             .and_then(|mut statement| statement.execute(params![key, value]))
             .map(|_| ())
@@ -121,7 +139,7 @@ impl SqliteStore {
     }
 
     fn read_cell(&self, sql: &str, key: &str) -> Result<Cell> {
-        self.connection
+        self.connection()
             .query_row(sql, params![key], |row| {
                 Ok(match row.get_ref(0)? {
                     ValueRef::Null => Cell::Null,
@@ -144,6 +162,28 @@ impl SqliteStore {
             Cell::Missing => Ok(None),
             Cell::Text(text) => Ok(Some(text)),
             _ => Err(Error::corrupt(format!("the stored {what} is not text"))),
+        }
+    }
+}
+
+/// Runs `step` again while another connection holds the lock it needs. The busy timeout
+/// covers most waits, but SQLite answers a journal-mode switch that races another opener
+/// with "database is locked" at once, without calling the busy handler.
+fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if matches!(
+                    error.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            result => return result,
         }
     }
 }
@@ -183,6 +223,68 @@ enum Cell {
     Integer(i64),
     Text(String),
     Unreadable,
+}
+
+/// Session indexes from the file itself: a new session takes the next index after both
+/// what this handle counted and what any other writer of the namespace recorded, in one
+/// transaction.
+struct SqliteSessionCounter {
+    connection: Arc<Mutex<Connection>>,
+    namespace: String,
+}
+
+impl SessionCounter for SqliteSessionCounter {
+    fn forget(&mut self) {
+        let connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // At worst the next session counts on from the old index: never a repeat.
+        let _ = connection.execute(
+            "DELETE FROM sesh_session_index WHERE namespace = ?1",
+            params![self.namespace],
+        );
+    }
+
+    fn next(&mut self, user: Uuid, after: u32) -> u32 {
+        let fallback = after.saturating_add(1).min(MAX_INDEX);
+        let connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let user = user.to_string();
+        let counted = (|| -> rusqlite::Result<u32> {
+            connection.execute_batch("BEGIN IMMEDIATE")?;
+            let recorded: Option<(String, i64)> = connection
+                .prepare_cached(
+                    "SELECT user_id, last FROM sesh_session_index WHERE namespace = ?1",
+                )?
+                .query_row(params![self.namespace], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            let used = match recorded {
+                Some((owner, last)) if owner == user => {
+                    u32::try_from(last.clamp(0, i64::from(MAX_INDEX))).unwrap_or(0)
+                }
+                _ => 0,
+            };
+            let next = after.max(used).saturating_add(1).min(MAX_INDEX);
+            connection
+                .prepare_cached(
+                    "INSERT INTO sesh_session_index (namespace, user_id, last) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (namespace) DO UPDATE SET user_id = excluded.user_id,
+                     last = excluded.last",
+                )?
+                .execute(params![self.namespace, user, next])?;
+            connection.execute_batch("COMMIT")?;
+            Ok(next)
+        })();
+        counted.unwrap_or_else(|_| {
+            let _ = connection.execute_batch("ROLLBACK");
+            fallback
+        })
+    }
 }
 
 /// Handles on one file in this process learn of a user reset through one [`SharedUser`].
@@ -240,6 +342,35 @@ impl Store for SqliteStore {
         std::mem::take(&mut self.repairs)
     }
 
+    fn claim_user(&mut self, candidate: &str) -> Result<String> {
+        let connection = self.connection();
+        let claimed = (|| {
+            connection.execute_batch("BEGIN IMMEDIATE")?;
+            connection.execute(
+                "INSERT OR IGNORE INTO sesh_meta (key, value) VALUES (?1, ?2)",
+                params![USER_KEY, candidate],
+            )?;
+            let kept: String = connection.query_row(
+                "SELECT value FROM sesh_meta WHERE key = ?1",
+                params![USER_KEY],
+                |row| row.get(0),
+            )?;
+            connection.execute_batch("COMMIT")?;
+            Ok(kept)
+        })();
+        claimed.map_err(|e: rusqlite::Error| {
+            let _ = connection.execute_batch("ROLLBACK");
+            store_error("cannot keep the user id", e)
+        })
+    }
+
+    fn session_counter(&self, namespace: &str) -> Option<Box<dyn SessionCounter>> {
+        Some(Box::new(SqliteSessionCounter {
+            connection: self.connection.clone(),
+            namespace: namespace.to_owned(),
+        }))
+    }
+
     fn save_user(&mut self, user_id: &str) -> Result<()> {
         self.upsert(UPSERT_META, USER_KEY, user_id, "user id")
     }
@@ -258,7 +389,7 @@ impl Store for SqliteStore {
 
     fn flush(&mut self) -> Result<()> {
         // Move the WAL into the database so that the file alone holds everything.
-        self.connection
+        self.connection()
             .execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
             .map_err(|e| store_error("cannot checkpoint the store", e))
     }
