@@ -126,9 +126,17 @@ pub struct Engine {
 /// Hands out session indexes for a namespace that other handles or processes may also
 /// write, so that no two sessions get one index.
 pub trait SessionCounter: Send {
-    /// The index for a new session of `user`: `after + 1`, or past whatever another writer
-    /// already gave out for that user. A counter that cannot tell returns `after + 1`.
-    fn next(&mut self, user: Uuid, after: u32) -> u32;
+    /// Starts a session of `user` in one transaction: picks its index (`after + 1`, or past
+    /// whatever another writer already gave out for that user), calls `state_for(index)`
+    /// once for the namespace's state with that session, and keeps both. Returns the index
+    /// and whether the state was kept. When no transaction could begin, `state_for` is not
+    /// called and the index is `after + 1`.
+    fn start(
+        &mut self,
+        user: Uuid,
+        after: u32,
+        state_for: &mut dyn FnMut(u32) -> String,
+    ) -> (u32, bool);
 
     /// The namespace's state was unreadable and starts clean: so does its count.
     fn forget(&mut self);
@@ -303,7 +311,7 @@ impl Engine {
         }
         self.adopt_store_user();
         if self.state.session.is_none() && self.config.automatic {
-            self.start(now);
+            self.start(now, true);
             return true;
         }
         false
@@ -404,19 +412,36 @@ impl Engine {
 
     // ----- starting and ending ------------------------------------------------------------
 
-    fn start(&mut self, now: i64) {
+    /// Starts a session; `for_event` when an event is about to be counted in it.
+    fn start(&mut self, now: i64, for_event: bool) {
         let id = self.ids.next_id();
-        let previous_id = self.state.last_session_id;
-        self.state.session_index = match self.counter.as_mut() {
-            Some(counter) => counter
-                .next(self.state.user_id, self.state.session_index)
-                .clamp(bump(self.state.session_index), MAX_INDEX),
-            None => bump(self.state.session_index),
+        let after = self.state.session_index;
+        let Some(mut counter) = self.counter.take() else {
+            self.install_session(id, bump(after), now);
+            return;
         };
-        self.state.last_session_id = Some(id);
+        // The index and the state that uses it reach the store in one transaction, so
+        // that no other writer of the namespace gives out the same index.
+        let user = self.state.user_id;
+        let mut installed = false;
+        let (index, kept) = counter.start(user, after, &mut |index| {
+            self.install_session(id, index.clamp(bump(after), MAX_INDEX), now);
+            installed = true;
+            self.stored_snapshot(for_event)
+        });
+        self.counter = Some(counter);
+        if !installed {
+            self.install_session(id, index.clamp(bump(after), MAX_INDEX), now);
+        } else if !kept {
+            self.must_write();
+        }
+    }
+
+    fn install_session(&mut self, id: Uuid, index: u32, now: i64) {
+        self.state.session_index = index;
         self.state.session = Some(Session {
             id,
-            previous_id,
+            previous_id: self.state.last_session_id,
             event_index: 0,
             first_event: None,
             started_at: now,
@@ -424,6 +449,7 @@ impl Engine {
             background_index: 0,
             foreground_index: 0,
         });
+        self.state.last_session_id = Some(id);
         self.write.stored_event_index = 0;
         self.write.stored_activity = now;
         self.must_write();
@@ -431,7 +457,7 @@ impl Engine {
 
     /// Starts a session with no event yet and reports it.
     fn start_empty(&mut self, now: i64, notices: &mut Vec<Notice>) {
-        self.start(now);
+        self.start(now, false);
         self.announce(true, notices);
     }
 
@@ -634,28 +660,30 @@ impl Engine {
     /// [`EVENT_INDEX_BLOCK`] indexes ahead; in background (where the app is most often
     /// killed) it holds the exact index.
     pub fn take_snapshot(&mut self) -> Option<String> {
-        if !self.write.urgent {
-            return None;
-        }
+        self.write.urgent.then(|| self.stored_snapshot(false))
+    }
+
+    /// The state as the store is to hold it, its index reserved ahead in foreground;
+    /// `pending_event` when an event is about to be counted. What the store then covers is
+    /// noted, and nothing is left to write.
+    fn stored_snapshot(&mut self, pending_event: bool) -> String {
         let mut stored = self.state.clone();
         if let Some(session) = stored.session.as_mut() {
-            if !self.state.in_background {
-                let covered = self.write.stored_event_index;
-                if session.event_index > covered {
-                    session.event_index = session
-                        .event_index
-                        .saturating_add(EVENT_INDEX_BLOCK)
-                        .min(MAX_INDEX);
-                } else {
-                    session.event_index = covered;
-                }
-            }
+            let index = session.event_index.saturating_add(u32::from(pending_event));
+            let covered = self.write.stored_event_index;
+            session.event_index = if self.state.in_background {
+                index
+            } else if index > covered {
+                index.saturating_add(EVENT_INDEX_BLOCK).min(MAX_INDEX)
+            } else {
+                covered
+            };
             self.write.stored_event_index = session.event_index;
             self.write.stored_activity = session.last_activity;
         }
         self.write.changed = false;
         self.write.urgent = false;
-        Some(state::encode(&stored))
+        state::encode(&stored)
     }
 
     /// The exact state, when anything changed since the last write: for close.

@@ -246,15 +246,23 @@ impl SessionCounter for SqliteSessionCounter {
         );
     }
 
-    fn next(&mut self, user: Uuid, after: u32) -> u32 {
+    fn start(
+        &mut self,
+        user: Uuid,
+        after: u32,
+        state_for: &mut dyn FnMut(u32) -> String,
+    ) -> (u32, bool) {
         let fallback = after.saturating_add(1).min(MAX_INDEX);
         let connection = self
             .connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if connection.execute_batch("BEGIN IMMEDIATE").is_err() {
+            return (fallback, false);
+        }
         let user = user.to_string();
-        let counted = (|| -> rusqlite::Result<u32> {
-            connection.execute_batch("BEGIN IMMEDIATE")?;
+        let mut index = None;
+        let kept = (|| -> rusqlite::Result<()> {
             let recorded: Option<(String, i64)> = connection
                 .prepare_cached(
                     "SELECT user_id, last FROM sesh_session_index WHERE namespace = ?1",
@@ -270,6 +278,8 @@ impl SessionCounter for SqliteSessionCounter {
                 _ => 0,
             };
             let next = after.max(used).saturating_add(1).min(MAX_INDEX);
+            index = Some(next);
+            let state = state_for(next);
             connection
                 .prepare_cached(
                     "INSERT INTO sesh_session_index (namespace, user_id, last) VALUES (?1, ?2, ?3)
@@ -277,13 +287,15 @@ impl SessionCounter for SqliteSessionCounter {
                      last = excluded.last",
                 )?
                 .execute(params![self.namespace, user, next])?;
-            connection.execute_batch("COMMIT")?;
-            Ok(next)
+            connection
+                .prepare_cached(UPSERT_STATE)?
+                .execute(params![self.namespace, state])?;
+            connection.execute_batch("COMMIT")
         })();
-        counted.unwrap_or_else(|_| {
+        if kept.is_err() {
             let _ = connection.execute_batch("ROLLBACK");
-            fallback
-        })
+        }
+        (index.unwrap_or(fallback), kept.is_ok())
     }
 }
 
