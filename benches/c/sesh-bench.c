@@ -1,0 +1,827 @@
+/* sesh-bench: the targets of the issue "Performance", measured through the C ABI only.
+ *
+ *   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
+ *   cmake --build build-bench -j2
+ *   ./build-bench/benches/c/sesh-bench            # the table (about half a minute)
+ *   ./build-bench/benches/c/sesh-bench --quick    # a few iterations: the ctest bench_smoke
+ *   ./build-bench/benches/c/sesh-bench --case renew_sqlite --quick   # one case, to profile
+ *
+ * Every timed case runs on an injected clock (sesh_options_set_clock) that moves a fixed
+ * step per reading, so that the session rules see the same time whatever the machine: 1 ms
+ * per event for "in a running session", past the 30-minute timeout for "starts a new
+ * session". A figure is the median over --runs runs (7 by default) of the mean cost in each
+ * run, in wall-clock time; the note gives the thread's CPU time too ("cpu"), which the load
+ * of other processes on the machine does not inflate. The program prints one row per
+ * figure, whatever happens; a row that could not be measured says why, and the exit status
+ * is 1 when a sesh call failed.
+ *
+ * Heap figures come from glibc's mallinfo2(). The SQLite rows split a handle's heap with
+ * SQLite's own accounting (sqlite3_status64, sqlite3_db_status): the bundled SQLite is part of
+ * libsesh.a, and the bench reaches it through weak declarations, for attribution only. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sesh.h"
+
+#ifndef SESH_BENCH_LIBRARY
+#define SESH_BENCH_LIBRARY ""
+#endif
+#ifndef SESH_BENCH_STRIP
+#define SESH_BENCH_STRIP "strip"
+#endif
+
+extern char **environ;
+
+/* ----- the bundled SQLite, for attribution only ----------------------------------------- */
+
+typedef struct sqlite3 sqlite3;
+__attribute__((weak)) int sqlite3_open_v2(const char *path, sqlite3 **db, int flags,
+                                          const char *vfs);
+__attribute__((weak)) int sqlite3_exec(sqlite3 *db, const char *sql, void *callback, void *arg,
+                                       char **error);
+__attribute__((weak)) int sqlite3_close(sqlite3 *db);
+__attribute__((weak)) int sqlite3_status64(int op, long long *current, long long *highwater,
+                                           int reset);
+__attribute__((weak)) int sqlite3_db_status(sqlite3 *db, int op, int *current, int *highwater,
+                                            int reset);
+#define BENCH_SQLITE_OPEN_READWRITE 0x00000002
+#define BENCH_SQLITE_STATUS_MEMORY_USED 0
+#define BENCH_SQLITE_DBSTATUS_CACHE_USED 1
+
+static bool sqlite_reachable(void) {
+  return sqlite3_open_v2 && sqlite3_exec && sqlite3_close && sqlite3_status64 &&
+         sqlite3_db_status;
+}
+
+static long long sqlite_memory_used(void) {
+  long long current = 0, highwater = 0;
+  if (sqlite3_status64) sqlite3_status64(BENCH_SQLITE_STATUS_MEMORY_USED, &current, &highwater, 0);
+  return current;
+}
+
+/* ----- settings --------------------------------------------------------------------------- */
+
+#define T0 INT64_C(1700000000000)
+#define STEP_IN_SESSION_MS 1
+#define STEP_SPARSE_MS 1000
+/* Past the default 1800 s timeout: every event renews. */
+#define STEP_RENEW_MS INT64_C(1800001)
+#define THREADS 8
+
+typedef struct {
+  bool quick;
+  int runs;
+  const char *only; /* comma-separated case names, or NULL for all */
+  const char *library;
+  const char *strip;
+  char dir[256];
+} Settings;
+
+static Settings settings;
+static int failures;
+
+static void fail(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  fputs("sesh-bench: ", stderr);
+  vfprintf(stderr, format, args);
+  fputc('\n', stderr);
+  va_end(args);
+  failures++;
+}
+
+/* Iterations per run: `full` normally, `full / 100` (at least 20) with --quick. */
+static long iterations(long full) {
+  if (!settings.quick) return full;
+  long quick = full / 100;
+  return quick < 20 ? 20 : quick;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time of the calling thread, user and system: what the machine's load does not inflate
+ * (but time spent waiting, e.g. in fsync, does not count either). */
+static uint64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int compare_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *values, int count) {
+  qsort(values, (size_t)count, sizeof *values, compare_double);
+  return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
+}
+
+/* ----- the rows ----------------------------------------------------------------------------- */
+
+typedef enum { UNIT_NS, UNIT_US, UNIT_EVENTS_PER_S, UNIT_RATIO, UNIT_BYTES } Unit;
+typedef enum { TARGET_NONE, TARGET_AT_MOST, TARGET_AT_LEAST } TargetKind;
+typedef enum { ROW_SKIPPED, ROW_MEASURED, ROW_NOT_MEASURED } RowState;
+
+typedef struct {
+  const char *name;
+  const char *group; /* what --case selects */
+  Unit unit;
+  TargetKind target_kind;
+  double target; /* in the row's unit */
+  const char *target_text;
+  const char *what;
+  RowState state;
+  double value;
+  char note[256];
+} Row;
+
+/* Every field the table does not name starts empty: not measured yet, no note. */
+#define ROW(name_, group_, unit_, kind_, target_, target_text_, what_)                      \
+  {.name = name_, .group = group_, .unit = unit_, .target_kind = kind_, .target = target_, \
+   .target_text = target_text_, .what = what_}
+
+static Row rows[] = {
+    ROW("track_memory", "track_memory", UNIT_NS, TARGET_AT_MOST, 250, "<= 250 ns",
+        "event in a running session, memory store, sesh_event_track + sesh_string_free"),
+    ROW("track_into_memory", "track_into_memory", UNIT_NS, TARGET_AT_MOST, 250, "<= 250 ns",
+        "event in a running session, memory store, sesh_event_track_into (caller buffer)"),
+    ROW("track_sqlite", "track_sqlite", UNIT_NS, TARGET_AT_MOST, 1000, "<= 1 us",
+        "event in a running session, SQLite file, continue_on_restart on, 1 ms apart"),
+    ROW("track_into_sqlite", "track_into_sqlite", UNIT_NS, TARGET_AT_MOST, 1000, "<= 1 us",
+        "as track_sqlite, with sesh_event_track_into"),
+    ROW("track_sqlite_1s", "track_sqlite_1s", UNIT_NS, TARGET_NONE, 0, "-",
+        "as track_sqlite, 1 s apart: activity lags the store by 1 s, so every event writes"),
+    ROW("renew_sqlite", "renew_sqlite", UNIT_NS, TARGET_AT_MOST, 20000, "<= 20 us",
+        "event that starts a new session (clock past the timeout), SQLite file"),
+    ROW("open_sqlite", "open_sqlite", UNIT_US, TARGET_AT_MOST, 1000, "<= 1 ms",
+        "sesh_handle_open on an existing SQLite file, restoring its session"),
+    ROW("threads_1", "threads", UNIT_EVENTS_PER_S, TARGET_NONE, 0, "-",
+        "1 thread tracking on one handle (memory store, track + free)"),
+    ROW("threads_8", "threads", UNIT_EVENTS_PER_S, TARGET_NONE, 0, "-",
+        "8 threads tracking on one handle (memory store, track + free)"),
+    ROW("threads_ratio", "threads", UNIT_RATIO, TARGET_AT_LEAST, 0.5, ">= 0.50",
+        "throughput of 8 threads / throughput of 1 thread"),
+    ROW("heap_memory", "heap", UNIT_BYTES, TARGET_AT_MOST, 65536, "<= 64 KiB",
+        "heap per open handle, memory store (open + 1 event)"),
+    ROW("heap_sqlite", "heap", UNIT_BYTES, TARGET_NONE, 0, "-",
+        "heap per open handle, SQLite file (open + 1 event), everything"),
+    ROW("heap_sqlite_page_cache", "heap", UNIT_BYTES, TARGET_NONE, 0, "-",
+        "  of which SQLite's page cache (sqlite3_db_status CACHE_USED, all pages of the file)"),
+    ROW("heap_sqlite_beyond_cache", "heap", UNIT_BYTES, TARGET_AT_MOST, 65536, "<= 64 KiB",
+        "  heap per SQLite handle beyond SQLite's page cache"),
+    ROW("heap_sqlite_sqlite_other", "heap", UNIT_BYTES, TARGET_NONE, 0, "-",
+        "    of which SQLite besides its page cache (connection, lookaside, schema, statements)"),
+    ROW("heap_sqlite_sesh", "heap", UNIT_BYTES, TARGET_NONE, 0, "-",
+        "    of which sesh itself (engine, tracker, handle)"),
+    ROW("lib_stripped", "lib", UNIT_BYTES, TARGET_AT_MOST, 2500000, "<= 2.5 MB",
+        "libsesh.so, stripped, x86-64, bundled SQLite (strip -o copy)"),
+};
+#define ROW_COUNT (sizeof rows / sizeof rows[0])
+
+static Row *row(const char *name) {
+  for (size_t i = 0; i < ROW_COUNT; i++) {
+    if (strcmp(rows[i].name, name) == 0) return &rows[i];
+  }
+  fprintf(stderr, "sesh-bench: no row %s\n", name);
+  abort();
+}
+
+static void set_row(const char *name, double value) {
+  Row *r = row(name);
+  r->state = ROW_MEASURED;
+  r->value = value;
+}
+
+static void not_measured(const char *name, const char *why) {
+  Row *r = row(name);
+  r->state = ROW_NOT_MEASURED;
+  snprintf(r->note, sizeof r->note, "not measured: %s", why);
+}
+
+static void note(const char *name, const char *format, ...) {
+  Row *r = row(name);
+  va_list args;
+  va_start(args, format);
+  vsnprintf(r->note, sizeof r->note, format, args);
+  va_end(args);
+}
+
+static bool selected(const char *group) {
+  if (!settings.only) return true;
+  size_t length = strlen(group);
+  for (const char *at = settings.only; *at;) {
+    const char *end = strchr(at, ',');
+    size_t n = end ? (size_t)(end - at) : strlen(at);
+    if (n == length && strncmp(at, group, n) == 0) return true;
+    if (!end) break;
+    at = end + 1;
+  }
+  return false;
+}
+
+static void format_value(const Row *r, double value, char *out, size_t size) {
+  switch (r->unit) {
+    case UNIT_NS: snprintf(out, size, "%.0f ns", value); break;
+    case UNIT_US: snprintf(out, size, "%.1f us", value); break;
+    case UNIT_EVENTS_PER_S: snprintf(out, size, "%.2f M/s", value / 1e6); break;
+    case UNIT_RATIO: snprintf(out, size, "%.2f", value); break;
+    case UNIT_BYTES: snprintf(out, size, "%.0f B", value); break;
+  }
+}
+
+static void print_table(void) {
+  printf("%-26s %14s  %-10s %-6s %s\n", "case", "measured", "target", "result", "what");
+  for (size_t i = 0; i < ROW_COUNT; i++) {
+    const Row *r = &rows[i];
+    char value[32] = "-";
+    const char *result = "-";
+    if (r->state == ROW_MEASURED) {
+      format_value(r, r->value, value, sizeof value);
+      if (r->target_kind == TARGET_AT_MOST) result = r->value <= r->target ? "pass" : "MISS";
+      if (r->target_kind == TARGET_AT_LEAST) result = r->value >= r->target ? "pass" : "MISS";
+      if (r->target_kind == TARGET_NONE) result = "info";
+    } else if (r->state == ROW_SKIPPED) {
+      result = "skip";
+    } else {
+      result = "n/a";
+    }
+    printf("%-26s %14s  %-10s %-6s %s", r->name, value, r->target_text, result, r->what);
+    if (r->note[0]) printf(" [%s]", r->note);
+    putchar('\n');
+  }
+}
+
+/* ----- the clock, the temporary directory, opening handles ------------------------------ */
+
+/* One thread reads it at a time (the single-threaded cases): a plain counter. */
+typedef struct {
+  int64_t now;
+  int64_t step;
+} StepClock;
+
+static int64_t step_clock_read(void *user_data) {
+  StepClock *clock = user_data;
+  clock->now += clock->step;
+  return clock->now;
+}
+
+/* Read by many threads at once: time stands still, so the clock itself never contends. */
+static int64_t frozen_clock_read(void *user_data) { return *(const int64_t *)user_data; }
+
+static void temp_path(char *out, size_t size, const char *name) {
+  snprintf(out, size, "%s/%s", settings.dir, name);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static void remove_tree(const char *path) { nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static bool ok(SeshStatus status, const char *what) {
+  if (status == SESH_STATUS_OK) return true;
+  const char *name = sesh_status_name(status);
+  fail("%s returned %s", what, name ? name : "an unknown status");
+  return false;
+}
+
+/* Options on `clock`; `sqlite_name` NULL for the memory store. */
+static SeshOptions *make_options(SeshClockFn clock, void *clock_data, const char *sqlite_name) {
+  SeshOptions *options = NULL;
+  if (!ok(sesh_options_new(&options), "sesh_options_new")) return NULL;
+  bool good = ok(sesh_options_set_clock(options, clock, clock_data), "sesh_options_set_clock") &&
+              ok(sesh_options_set_continue_on_restart(options, true), "set_continue_on_restart");
+  if (good && sqlite_name) {
+    char path[512];
+    temp_path(path, sizeof path, sqlite_name);
+    good = ok(sesh_options_set_store_sqlite(options, path), "sesh_options_set_store_sqlite");
+  }
+  if (!good) {
+    sesh_options_free(options);
+    return NULL;
+  }
+  return options;
+}
+
+static SeshHandle *open_handle(const SeshOptions *options) {
+  SeshHandle *handle = NULL;
+  if (!options || !ok(sesh_handle_open(options, &handle), "sesh_handle_open")) return NULL;
+  return handle;
+}
+
+static bool track_once(SeshHandle *handle) {
+  char *entity = NULL;
+  bool good = ok(sesh_event_track(handle, NULL, &entity), "sesh_event_track");
+  sesh_string_free(entity);
+  return good;
+}
+
+static int64_t session_index(SeshHandle *handle) {
+  int64_t index = -1;
+  ok(sesh_session_get_index(handle, &index), "sesh_session_get_index");
+  return index;
+}
+
+/* ----- per-event cases ---------------------------------------------------------------------- */
+
+typedef enum { WITH_TRACK, WITH_TRACK_INTO } Call;
+
+/* One event; false when it failed. */
+static inline bool one_event(SeshHandle *handle, Call call) {
+  if (call == WITH_TRACK) {
+    char *entity = NULL;
+    SeshStatus status = sesh_event_track(handle, NULL, &entity);
+    if (status != SESH_STATUS_OK) return ok(status, "sesh_event_track");
+    sesh_string_free(entity);
+  } else {
+    char buffer[SESH_MAX_ENTITY_SIZE];
+    size_t length = 0;
+    SeshStatus status = sesh_event_track_into(handle, NULL, buffer, sizeof buffer, &length);
+    if (status != SESH_STATUS_OK) return ok(status, "sesh_event_track_into");
+  }
+  return true;
+}
+
+/* Runs `count` events; false when one failed. With `latencies`, times each event into it. */
+static bool run_events(SeshHandle *handle, Call call, long count, double *latencies) {
+  for (long i = 0; i < count; i++) {
+    uint64_t start = latencies ? now_ns() : 0;
+    if (!one_event(handle, call)) return false;
+    if (latencies) latencies[i] = (double)(now_ns() - start);
+  }
+  return true;
+}
+
+/* Median ns per event of `runs` runs of `count` events each. Every event must stay in the
+ * session (`renews` false) or start a new one (`renews` true): checked by the index. With
+ * `sample`, each event is timed too (two clock_gettime calls more per event), and the note
+ * gives the median, p99 and maximum of single events: the row is the mean, writes to the
+ * store and SQLite's checkpoints included; the median event is the typical one. */
+static void per_event_case(const char *name, const char *sqlite_name, Call call, int64_t step,
+                           long count, bool renews, bool sample) {
+  if (!selected(row(name)->group)) return;
+  StepClock clock = {T0, step};
+  SeshOptions *options = make_options(step_clock_read, &clock, sqlite_name);
+  SeshHandle *handle = open_handle(options);
+  sesh_options_free(options);
+  double *latencies = sample ? calloc((size_t)(count * settings.runs), sizeof *latencies) : NULL;
+  if (!handle || (sample && !latencies)) {
+    not_measured(name, "cannot open a handle");
+    free(latencies);
+    if (handle) sesh_handle_free(handle);
+    return;
+  }
+  double per_run[64], cpu_per_run[64];
+  bool good = run_events(handle, call, count / 10 + 1, NULL); /* warm up; opens the session */
+  for (int run = 0; good && run < settings.runs; run++) {
+    int64_t index_before = session_index(handle);
+    uint64_t start = now_ns(), cpu_start = cpu_ns();
+    good = run_events(handle, call, count, sample ? latencies + run * count : NULL);
+    uint64_t elapsed = now_ns() - start;
+    cpu_per_run[run] = (double)(cpu_ns() - cpu_start) / (double)count;
+    int64_t index_after = session_index(handle);
+    int64_t expected = renews ? index_before + count : index_before;
+    if (good && index_after != expected) {
+      fail("%s: session index went from %lld to %lld, expected %lld", name,
+           (long long)index_before, (long long)index_after, (long long)expected);
+      good = false;
+    }
+    per_run[run] = (double)elapsed / (double)count;
+  }
+  if (good) {
+    set_row(name, median(per_run, settings.runs));
+    double cpu = median(cpu_per_run, settings.runs);
+    if (sample) {
+      long all = count * settings.runs;
+      double middle = median(latencies, (int)all); /* sorts them */
+      note(name,
+           "cpu %.0f ns; mean of %ld events x %d runs; single events: median %.0f ns, "
+           "p99 %.0f ns, max %.0f ns",
+           cpu, count, settings.runs, middle, latencies[all * 99 / 100], latencies[all - 1]);
+    } else {
+      note(name, "cpu %.0f ns; mean of %ld events x %d runs", cpu, count, settings.runs);
+    }
+  } else {
+    not_measured(name, "a call failed");
+  }
+  free(latencies);
+  ok(sesh_handle_close(handle), "sesh_handle_close");
+  sesh_handle_free(handle);
+}
+
+/* ----- opening on an existing store --------------------------------------------------------- */
+
+static void open_case(void) {
+  const char *name = "open_sqlite";
+  if (!selected(row(name)->group)) return;
+  StepClock clock = {T0, STEP_IN_SESSION_MS};
+  SeshOptions *options = make_options(step_clock_read, &clock, "open.db");
+  SeshHandle *handle = open_handle(options);
+  char *session_id = NULL;
+  bool good = handle && track_once(handle) && track_once(handle) &&
+              ok(sesh_session_get_id(handle, &session_id), "sesh_session_get_id");
+  if (handle) {
+    good = ok(sesh_handle_close(handle), "sesh_handle_close") && good;
+    sesh_handle_free(handle);
+  }
+  long count = iterations(300);
+  double per_run[64], whole_per_run[64], cpu_per_run[64];
+  for (int run = 0; good && run < settings.runs; run++) {
+    uint64_t open_total = 0, whole_total = 0, cpu_total = 0;
+    for (long i = 0; good && i < count; i++) {
+      SeshHandle *h = NULL;
+      uint64_t cpu_start = cpu_ns(), start = now_ns();
+      SeshStatus status = sesh_handle_open(options, &h);
+      uint64_t opened = now_ns();
+      cpu_total += cpu_ns() - cpu_start;
+      if (!ok(status, "sesh_handle_open")) {
+        good = false;
+        break;
+      }
+      if (i == 0) { /* outside the timing: the session really was restored */
+        char *restored = NULL;
+        good = ok(sesh_session_get_id(h, &restored), "sesh_session_get_id (restored)");
+        if (good && strcmp(restored, session_id) != 0) {
+          fail("open_sqlite: the session was not restored (%s, then %s)", session_id, restored);
+          good = false;
+        }
+        sesh_string_free(restored);
+      }
+      uint64_t before_close = now_ns();
+      good = ok(sesh_handle_close(h), "sesh_handle_close") && good;
+      sesh_handle_free(h);
+      uint64_t end = now_ns();
+      open_total += opened - start;
+      whole_total += (opened - start) + (end - before_close);
+    }
+    per_run[run] = (double)open_total / (double)count / 1000.0;
+    whole_per_run[run] = (double)whole_total / (double)count / 1000.0;
+    cpu_per_run[run] = (double)cpu_total / (double)count / 1000.0;
+  }
+  if (good) {
+    set_row(name, median(per_run, settings.runs));
+    note(name, "cpu %.1f us; open + close + free %.1f us; %ld opens x %d runs",
+         median(cpu_per_run, settings.runs), median(whole_per_run, settings.runs), count,
+         settings.runs);
+  } else {
+    not_measured(name, "a call failed");
+  }
+  sesh_string_free(session_id);
+  sesh_options_free(options);
+}
+
+/* ----- threads ------------------------------------------------------------------------------ */
+
+typedef struct {
+  SeshHandle *handle;
+  pthread_barrier_t *start;
+  long count;
+  long failed;
+  /* Each worker times itself: with more threads than CPUs, the main thread may not run
+   * again until the workers are done. */
+  uint64_t began, ended;
+} Worker;
+
+static void *worker_main(void *argument) {
+  Worker *w = argument;
+  pthread_barrier_wait(w->start);
+  w->began = now_ns();
+  for (long i = 0; i < w->count; i++) {
+    char *entity = NULL;
+    if (sesh_event_track(w->handle, NULL, &entity) != SESH_STATUS_OK) {
+      w->failed++;
+      continue;
+    }
+    sesh_string_free(entity);
+  }
+  w->ended = now_ns();
+  return NULL;
+}
+
+/* Events per second of `threads` threads sharing `handle`, `total` events in all. */
+static double threaded_throughput(SeshHandle *handle, int threads, long total, bool *good) {
+  pthread_t ids[THREADS];
+  Worker workers[THREADS];
+  pthread_barrier_t start;
+  pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+  for (int t = 0; t < threads; t++) {
+    workers[t] = (Worker){.handle = handle, .start = &start, .count = total / threads};
+    if (pthread_create(&ids[t], NULL, worker_main, &workers[t]) != 0) {
+      fail("pthread_create failed");
+      abort();
+    }
+  }
+  pthread_barrier_wait(&start);
+  long failed = 0;
+  uint64_t began = UINT64_MAX, ended = 0;
+  for (int t = 0; t < threads; t++) {
+    pthread_join(ids[t], NULL);
+    failed += workers[t].failed;
+    if (workers[t].began < began) began = workers[t].began;
+    if (workers[t].ended > ended) ended = workers[t].ended;
+  }
+  uint64_t elapsed = ended - began;
+  pthread_barrier_destroy(&start);
+  if (failed) {
+    fail("%ld tracks failed with %d threads", failed, threads);
+    *good = false;
+  }
+  return (double)(total / threads * threads) / ((double)elapsed / 1e9);
+}
+
+static void threads_case(void) {
+  if (!selected("threads")) return;
+  int64_t frozen = T0;
+  SeshOptions *options = make_options(frozen_clock_read, &frozen, NULL);
+  SeshHandle *handle = open_handle(options);
+  sesh_options_free(options);
+  if (!handle) {
+    not_measured("threads_1", "cannot open a handle");
+    not_measured("threads_8", "cannot open a handle");
+    not_measured("threads_ratio", "cannot open a handle");
+    return;
+  }
+  long total = iterations(800000);
+  bool good = run_events(handle, WITH_TRACK, total / 10, NULL);
+  double one[64], eight[64];
+  for (int run = 0; good && run < settings.runs; run++) {
+    one[run] = threaded_throughput(handle, 1, total, &good);
+    eight[run] = threaded_throughput(handle, THREADS, total, &good);
+  }
+  if (good) {
+    double t1 = median(one, settings.runs), t8 = median(eight, settings.runs);
+    set_row("threads_1", t1);
+    set_row("threads_8", t8);
+    set_row("threads_ratio", t8 / t1);
+    note("threads_1", "%.0f ns/event", 1e9 / t1);
+    note("threads_8", "%.0f ns/event wall; %ld events x %d runs; %ld CPUs online", 1e9 / t8,
+         total, settings.runs, sysconf(_SC_NPROCESSORS_ONLN));
+  } else {
+    not_measured("threads_1", "a call failed");
+    not_measured("threads_8", "a call failed");
+    not_measured("threads_ratio", "a call failed");
+  }
+  ok(sesh_handle_close(handle), "sesh_handle_close");
+  sesh_handle_free(handle);
+}
+
+/* ----- heap per handle ---------------------------------------------------------------------- */
+
+static long long heap_in_use(void) {
+  struct mallinfo2 info = mallinfo2();
+  return (long long)info.uordblks + (long long)info.hblkhd;
+}
+
+#define HEAP_HANDLES_MAX 64
+
+/* Opens `count` handles (SQLite files heap-<i>.db, or the memory store), tracks one event on
+ * each, and returns the heap they hold together, and SQLite's share in `*sqlite_bytes`. */
+static long long heap_of_handles(int count, bool sqlite, long long *sqlite_bytes, bool *good) {
+  SeshHandle *handles[HEAP_HANDLES_MAX] = {0};
+  StepClock clock = {T0, STEP_IN_SESSION_MS};
+  SeshOptions *options[HEAP_HANDLES_MAX] = {0};
+  char name[64];
+  /* Options are made before the baseline and freed after the measure: they are no handle. */
+  for (int i = 0; i < count; i++) {
+    snprintf(name, sizeof name, "heap-%d.db", i);
+    options[i] = make_options(step_clock_read, &clock, sqlite ? name : NULL);
+    if (!options[i]) *good = false;
+  }
+  long long heap_before = heap_in_use(), sqlite_before = sqlite_memory_used();
+  for (int i = 0; *good && i < count; i++) {
+    handles[i] = open_handle(options[i]);
+    if (!handles[i] || !track_once(handles[i])) *good = false;
+  }
+  long long heap = heap_in_use() - heap_before;
+  *sqlite_bytes = sqlite_memory_used() - sqlite_before;
+  for (int i = 0; i < count; i++) {
+    if (handles[i]) {
+      ok(sesh_handle_close(handles[i]), "sesh_handle_close");
+      sesh_handle_free(handles[i]);
+    }
+    sesh_options_free(options[i]);
+  }
+  return heap;
+}
+
+/* The page cache a connection holds once it has read the whole store file: what SQLite
+ * itself accounts for (sqlite3_db_status CACHE_USED: pages held, plus the pager). */
+static long long page_cache_of(const char *file) {
+  char path[512];
+  temp_path(path, sizeof path, file);
+  sqlite3 *db = NULL;
+  long long bytes = -1;
+  if (sqlite3_open_v2(path, &db, BENCH_SQLITE_OPEN_READWRITE, NULL) == 0 &&
+      sqlite3_exec(db,
+                   "PRAGMA journal_mode=WAL; SELECT * FROM sesh_meta; SELECT * FROM sesh_state;",
+                   NULL, NULL, NULL) == 0) {
+    int current = 0, highwater = 0;
+    if (sqlite3_db_status(db, BENCH_SQLITE_DBSTATUS_CACHE_USED, &current, &highwater, 0) == 0) {
+      bytes = current;
+    }
+  }
+  if (db) sqlite3_close(db);
+  return bytes;
+}
+
+static void heap_case(void) {
+  if (!selected("heap")) return;
+  int count = settings.quick ? 8 : HEAP_HANDLES_MAX;
+  bool good = true;
+  char name[64];
+  /* Every store file holds a session already, as an app's store does after its first run;
+   * one warm-up handle of each kind takes the library's one-time allocations. */
+  StepClock clock = {T0, STEP_IN_SESSION_MS};
+  for (int i = 0; good && i < count; i++) {
+    snprintf(name, sizeof name, "heap-%d.db", i);
+    SeshOptions *options = make_options(step_clock_read, &clock, name);
+    SeshHandle *handle = open_handle(options);
+    good = handle && track_once(handle);
+    if (handle) sesh_handle_free(handle);
+    sesh_options_free(options);
+  }
+  long long ignored;
+  if (good) heap_of_handles(1, false, &ignored, &good);
+  if (good) heap_of_handles(1, true, &ignored, &good);
+
+  long long sqlite_in_memory_handles = 0, sqlite_in_sqlite_handles = 0;
+  long long memory = good ? heap_of_handles(count, false, &sqlite_in_memory_handles, &good) : 0;
+  long long sqlite = good ? heap_of_handles(count, true, &sqlite_in_sqlite_handles, &good) : 0;
+  if (!good) {
+    for (size_t i = 0; i < ROW_COUNT; i++) {
+      if (strcmp(rows[i].group, "heap") == 0) not_measured(rows[i].name, "a call failed");
+    }
+    return;
+  }
+  double per_memory = (double)memory / count, per_sqlite = (double)sqlite / count;
+  set_row("heap_memory", per_memory);
+  note("heap_memory", "%.1f KiB; mallinfo2 delta over %d handles", per_memory / 1024, count);
+  set_row("heap_sqlite", per_sqlite);
+  note("heap_sqlite", "%.1f KiB; mallinfo2 delta over %d handles, one file each", per_sqlite / 1024,
+       count);
+  if (!sqlite_reachable()) {
+    const char *why = "the bundled SQLite's symbols are not linked in";
+    not_measured("heap_sqlite_page_cache", why);
+    not_measured("heap_sqlite_beyond_cache", why);
+    not_measured("heap_sqlite_sqlite_other", why);
+    not_measured("heap_sqlite_sesh", why);
+    return;
+  }
+  long long cache = page_cache_of("heap-0.db");
+  if (cache < 0) {
+    not_measured("heap_sqlite_page_cache", "sqlite3_db_status failed");
+    not_measured("heap_sqlite_beyond_cache", "sqlite3_db_status failed");
+    not_measured("heap_sqlite_sqlite_other", "sqlite3_db_status failed");
+    not_measured("heap_sqlite_sesh", "sqlite3_db_status failed");
+    return;
+  }
+  double sqlite_share = (double)sqlite_in_sqlite_handles / count;
+  set_row("heap_sqlite_page_cache", (double)cache);
+  note("heap_sqlite_page_cache", "%.1f KiB; a raw connection that read all of one store file",
+       (double)cache / 1024);
+  set_row("heap_sqlite_beyond_cache", per_sqlite - (double)cache);
+  note("heap_sqlite_beyond_cache", "%.1f KiB", (per_sqlite - (double)cache) / 1024);
+  set_row("heap_sqlite_sqlite_other", sqlite_share - (double)cache);
+  note("heap_sqlite_sqlite_other",
+       "%.1f KiB; sqlite3_status64 MEMORY_USED delta %.1f KiB/handle minus the page cache",
+       (sqlite_share - (double)cache) / 1024, sqlite_share / 1024);
+  set_row("heap_sqlite_sesh", per_sqlite - sqlite_share);
+  note("heap_sqlite_sesh", "%.1f KiB; the rest of the mallinfo2 delta, malloc overhead included",
+       (per_sqlite - sqlite_share) / 1024);
+}
+
+/* ----- the stripped shared library ---------------------------------------------------------- */
+
+static void library_case(void) {
+  const char *name = "lib_stripped";
+  if (!selected(row(name)->group)) return;
+  struct stat st;
+  if (!settings.library[0] || stat(settings.library, &st) != 0) {
+    not_measured(name, "no libsesh.so (--lib PATH)");
+    return;
+  }
+  char stripped[512];
+  temp_path(stripped, sizeof stripped, "libsesh-stripped.so");
+  char *argv[] = {(char *)settings.strip, "-o", stripped, (char *)settings.library, NULL};
+  pid_t pid;
+  int status = 0;
+  if (posix_spawnp(&pid, settings.strip, NULL, NULL, argv, environ) != 0 ||
+      waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+      stat(stripped, &st) != 0) {
+    not_measured(name, "strip failed (--strip PATH)");
+    return;
+  }
+  set_row(name, (double)st.st_size);
+  note(name, "%.2f MiB; unstripped %s", (double)st.st_size / (1024.0 * 1024.0),
+       settings.library);
+}
+
+/* ----- main --------------------------------------------------------------------------------- */
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: sesh-bench [--quick] [--runs N] [--case NAME[,NAME...]] [--lib PATH] "
+          "[--strip PATH]\n"
+          "cases: track_memory track_into_memory track_sqlite track_into_sqlite "
+          "track_sqlite_1s renew_sqlite open_sqlite threads heap lib\n");
+}
+
+static void print_machine(void) {
+  char model[256] = "unknown CPU";
+  FILE *cpuinfo = fopen("/proc/cpuinfo", "r");
+  if (cpuinfo) {
+    char line[512];
+    while (fgets(line, sizeof line, cpuinfo)) {
+      if (strncmp(line, "model name", 10) == 0) {
+        const char *colon = strchr(line, ':');
+        if (colon) {
+          snprintf(model, sizeof model, "%s", colon + 2);
+          model[strcspn(model, "\n")] = '\0';
+        }
+        break;
+      }
+    }
+    fclose(cpuinfo);
+  }
+  printf("sesh %s; %s; %ld CPUs online; median of %d runs%s; injected clock\n", sesh_version(),
+         model, sysconf(_SC_NPROCESSORS_ONLN), settings.runs,
+         settings.quick ? " (--quick: few iterations, figures not meaningful)" : "");
+}
+
+int main(int argc, char **argv) {
+  settings.runs = 7;
+  settings.library = SESH_BENCH_LIBRARY;
+  settings.strip = SESH_BENCH_STRIP;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0) {
+      settings.quick = true;
+    } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+      settings.runs = atoi(argv[++i]);
+      if (settings.runs < 1 || settings.runs > 64) {
+        usage();
+        return 2;
+      }
+    } else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc) {
+      settings.only = argv[++i];
+    } else if (strcmp(argv[i], "--lib") == 0 && i + 1 < argc) {
+      settings.library = argv[++i];
+    } else if (strcmp(argv[i], "--strip") == 0 && i + 1 < argc) {
+      settings.strip = argv[++i];
+    } else {
+      usage();
+      return 2;
+    }
+  }
+  if (settings.quick && settings.runs > 3) settings.runs = 3;
+  const char *tmp = getenv("TMPDIR");
+  snprintf(settings.dir, sizeof settings.dir, "%s/sesh-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(settings.dir)) {
+    fprintf(stderr, "sesh-bench: cannot make a temporary directory: %s\n", strerror(errno));
+    return 1;
+  }
+  print_machine();
+  fflush(stdout);
+
+  per_event_case("track_memory", NULL, WITH_TRACK, STEP_IN_SESSION_MS, iterations(500000), false,
+                 false);
+  per_event_case("track_into_memory", NULL, WITH_TRACK_INTO, STEP_IN_SESSION_MS,
+                 iterations(500000), false, false);
+  per_event_case("track_sqlite", "track.db", WITH_TRACK, STEP_IN_SESSION_MS, iterations(200000),
+                 false, false);
+  per_event_case("track_into_sqlite", "track-into.db", WITH_TRACK_INTO, STEP_IN_SESSION_MS,
+                 iterations(200000), false, false);
+  per_event_case("track_sqlite_1s", "track-1s.db", WITH_TRACK, STEP_SPARSE_MS, iterations(20000),
+                 false, true);
+  per_event_case("renew_sqlite", "renew.db", WITH_TRACK, STEP_RENEW_MS, iterations(20000), true,
+                 true);
+  open_case();
+  threads_case();
+  heap_case();
+  library_case();
+
+  print_table();
+  remove_tree(settings.dir);
+  return failures ? 1 : 0;
+}
