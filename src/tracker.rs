@@ -31,13 +31,21 @@ pub trait Hooks: Send + Sync {
     fn session_started(&self, _entity_json: &str) {}
     /// A session ended: its summary JSON.
     fn session_ended(&self, _summary_json: &str) {}
+    /// Whether `session_ended` is worth a summary: false spares rendering one.
+    fn wants_session_ended(&self) -> bool {
+        true
+    }
     /// A fault or a note; the library never prints.
     fn log(&self, _level: LogLevel, _message: &str) {}
 }
 
 /// Hooks that hear nothing.
 pub struct NoHooks;
-impl Hooks for NoHooks {}
+impl Hooks for NoHooks {
+    fn wants_session_ended(&self) -> bool {
+        false
+    }
+}
 
 /// A fault the tracker met on its own (not a caller's bad argument).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,7 +283,11 @@ impl Tracker {
     fn deliver(&self, notices: &[Notice]) {
         for notice in notices {
             match notice {
-                Notice::Ended(summary) => self.hooks.session_ended(&summary.to_json()),
+                Notice::Ended(summary) => {
+                    if self.hooks.wants_session_ended() {
+                        self.hooks.session_ended(&summary.to_json());
+                    }
+                }
                 Notice::Started(entity) => self.hooks.session_started(entity),
             }
         }

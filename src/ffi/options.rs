@@ -87,6 +87,10 @@ impl Hooks for HostHooks {
         call_json(&self.ended, summary_json);
     }
 
+    fn wants_session_ended(&self) -> bool {
+        self.ended.is_some()
+    }
+
     fn log(&self, level: LogLevel, message: &str) {
         if let Some(cb) = &self.log {
             let text = CString::new(message.replace('\0', " ")).unwrap_or_default();

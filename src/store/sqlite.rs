@@ -54,6 +54,19 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| store_error("cannot open the SQLite store", e))?;
+        // SQLite reserves 48 KiB of lookaside memory per connection by default; a store
+        // that keeps one small row per namespace does well with 8 KiB.
+        // SAFETY: the connection was just opened and has run no statement, so no lookaside
+        // slot is in use; a NULL buffer lets SQLite allocate the slots itself.
+        unsafe {
+            rusqlite::ffi::sqlite3_db_config(
+                connection.handle(),
+                rusqlite::ffi::SQLITE_DBCONFIG_LOOKASIDE,
+                std::ptr::null_mut::<std::ffi::c_void>(),
+                256 as std::ffi::c_int,
+                32 as std::ffi::c_int,
+            );
+        }
         connection
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| store_error("cannot set the busy timeout", e))?;
@@ -257,7 +270,10 @@ impl SessionCounter for SqliteSessionCounter {
             .connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if connection.execute_batch("BEGIN IMMEDIATE").is_err() {
+        let begun = connection
+            .prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut begin| begin.execute([]));
+        if begun.is_err() {
             return (fallback, false);
         }
         let user = user.to_string();
@@ -290,7 +306,7 @@ impl SessionCounter for SqliteSessionCounter {
             connection
                 .prepare_cached(UPSERT_STATE)?
                 .execute(params![self.namespace, state])?;
-            connection.execute_batch("COMMIT")
+            connection.prepare_cached("COMMIT")?.execute([]).map(|_| ())
         })();
         if kept.is_err() {
             let _ = connection.execute_batch("ROLLBACK");
