@@ -86,6 +86,8 @@ pub struct Tracker {
     retry: std::sync::atomic::AtomicBool,
     /// False when opening could not read the store: nothing is written over it.
     writable: bool,
+    /// Set once by `close`; the engine is gone from then on.
+    closed: std::sync::atomic::AtomicBool,
     last_fault: Mutex<Option<Fault>>,
 }
 
@@ -217,6 +219,7 @@ impl Tracker {
             pending: Mutex::new(Pending::default()),
             retry: std::sync::atomic::AtomicBool::new(false),
             writable: !read_failed,
+            closed: std::sync::atomic::AtomicBool::new(false),
             last_fault: Mutex::new(None),
         };
         for fault in faults {
@@ -242,12 +245,13 @@ impl Tracker {
 
     /// Runs `op` on the engine at "now", then writes and reports what it changed.
     fn run<T>(&self, op: impl FnOnce(&mut Engine, i64, &mut Vec<Notice>) -> T) -> Result<T> {
+        if self.is_closed() {
+            // Before the clock: a closed handle answers `closed`, whatever the clock says.
+            return Err(Error::closed());
+        }
         let seen = self.operations.load(Ordering::Acquire);
-        let mut now = read_clock(self.clock.as_ref()).inspect_err(|err| {
-            if !self.is_closed() {
-                self.record_fault(err.kind, &err.message);
-            }
-        })?;
+        let mut now = read_clock(self.clock.as_ref())
+            .inspect_err(|err| self.record_fault(err.kind, &err.message))?;
         let mut notices = Vec::new();
         let (value, pending) = {
             let mut locked = lock(&self.locked);
@@ -338,7 +342,9 @@ impl Tracker {
 
     /// Writes what is pending; true when a write failed (it stays pending).
     fn drain(&self, store: &mut dyn Store) -> bool {
-        loop {
+        // A store callback that tracks makes writes that call it again: after a few rounds
+        // the rest waits for the next call, so that such a store cannot spin forever.
+        for _ in 0..MAX_WRITE_ROUNDS {
             let (user, state) = {
                 let mut pending = lock(&self.pending);
                 (pending.user.take(), pending.state.take())
@@ -375,6 +381,8 @@ impl Tracker {
                 return true;
             }
         }
+        self.retry.store(true, Ordering::Release);
+        false
     }
 
     fn record_fault(&self, kind: ErrorKind, message: &str) {
@@ -495,6 +503,7 @@ impl Tracker {
         let pending = {
             let mut locked = lock(&self.locked);
             let mut engine = locked.engine.take().ok_or_else(Error::closed)?;
+            self.closed.store(true, Ordering::Release);
             Pending {
                 user: engine.take_user_change().map(|u| u.to_string()),
                 state: engine.take_final_snapshot(),
@@ -525,7 +534,7 @@ impl Tracker {
     }
 
     pub fn is_closed(&self) -> bool {
-        lock(&self.locked).engine.is_none()
+        self.closed.load(Ordering::Acquire)
     }
 
     // ----- getters ------------------------------------------------------------------------
@@ -573,6 +582,9 @@ impl Drop for Tracker {
         }
     }
 }
+
+/// How many rounds of writes one call makes before leaving the rest to the next call.
+const MAX_WRITE_ROUNDS: usize = 8;
 
 thread_local! {
     /// The tracker whose store this thread is inside of, if any (0: none).

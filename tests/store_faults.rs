@@ -389,3 +389,18 @@ fn a_read_that_fails_at_open_never_wipes_what_the_store_holds() {
     );
     assert_eq!(entity_field(&next, "sessionIndex"), 1);
 }
+
+#[test]
+fn a_closed_handle_answers_closed_whatever_the_clock_reads() {
+    let clock = Arc::new(ManualClock::new(1_000));
+    let tracker = open_on(Box::new(MemoryStore::new()), &clock, &Log::default()).unwrap();
+    tracker.track(None, None).unwrap();
+    tracker.close().unwrap();
+    clock.set(-1);
+    assert_eq!(
+        tracker.track(None, None).unwrap_err().kind,
+        ErrorKind::Closed
+    );
+    assert_eq!(tracker.check().unwrap_err().kind, ErrorKind::Closed);
+    assert_eq!(tracker.close().unwrap_err().kind, ErrorKind::Closed);
+}
