@@ -330,6 +330,58 @@ static void test_malformed_uuids(void) {
   sesh_handle_free(h);
 }
 
+/* Empty and very long (1 MiB) strings in every string argument: a clear status, nothing
+ * changed, nothing leaked; a long namespace is text like any other. */
+static void test_empty_and_huge_strings(void) {
+  enum { HUGE = 1 << 20 };
+  char *huge = malloc(HUGE + 1);
+  CHECK(huge != NULL);
+  if (!huge) return;
+  memset(huge, 'a', HUGE);
+  huge[HUGE] = '\0';
+  char *huge_uuid_like = malloc(HUGE + 1);
+  CHECK(huge_uuid_like != NULL);
+  if (!huge_uuid_like) {
+    free(huge);
+    return;
+  }
+  for (size_t i = 0; i < HUGE; i++) huge_uuid_like[i] = (i % 5 == 4) ? '-' : 'f';
+  huge_uuid_like[HUGE] = '\0';
+
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  Recorder rec;
+  recorder_clear(&rec);
+  SeshHandle *h = open_default(&clock, &rec);
+  CHECK(track_index(h, NULL) == 1);
+  refuse_event_id(h, &rec, "", SESH_STATUS_INVALID_ARGUMENT);
+  refuse_event_id(h, &rec, huge, SESH_STATUS_INVALID_ARGUMENT);
+  refuse_event_id(h, &rec, huge_uuid_like, SESH_STATUS_INVALID_ARGUMENT);
+  sesh_handle_free(h);
+
+  SeshOptions *options = NULL;
+  CHECK_STATUS(sesh_options_new(&options), SESH_STATUS_OK);
+  CHECK_STATUS(sesh_options_set_clock(options, test_clock_read, &clock), SESH_STATUS_OK);
+  CHECK_STATUS(sesh_options_set_namespace(options, ""), SESH_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sesh_options_set_store_sqlite(options, ""), SESH_STATUS_INVALID_ARGUMENT);
+  /* A 1 MiB namespace is accepted and works. */
+  CHECK_STATUS(sesh_options_set_namespace(options, huge), SESH_STATUS_OK);
+  h = open_with(options);
+  CHECK(h != NULL);
+  if (h) {
+    CHECK(track_index(h, NULL) == 1);
+    sesh_handle_free(h);
+  }
+  /* A 1 MiB path no file system takes: the open fails with store_error, no handle. */
+  CHECK_STATUS(sesh_options_set_store_sqlite(options, huge), SESH_STATUS_OK);
+  SeshHandle *none = (SeshHandle *)SENTINEL_STR;
+  CHECK_STATUS(sesh_handle_open(options, &none), SESH_STATUS_STORE_ERROR);
+  CHECK(none == (SeshHandle *)SENTINEL_STR);
+  sesh_options_free(options);
+  free(huge);
+  free(huge_uuid_like);
+}
+
 /* Upper- and mixed-case UUIDs are taken and given back lower-case. */
 static void test_upper_case_uuids(void) {
   TestClock clock;
@@ -696,6 +748,7 @@ int main(void) {
   test_invalid_utf8();
   test_malformed_uuids();
   test_upper_case_uuids();
+  test_empty_and_huge_strings();
   test_timestamps();
   test_bad_clock_at_open();
   test_bad_clock_on_calls();
