@@ -142,9 +142,10 @@ pub trait SessionCounter: Send {
     fn forget(&mut self);
 }
 
-/// How many event indexes a write reserves ahead in foreground: after a kill, the session
+/// The most event indexes a write reserves ahead in foreground: after a kill, the session
 /// goes on past the reserved ones, so no index repeats, and a busy app writes once per
-/// this many events rather than once per event.
+/// this many events rather than once per event. An app that tracks less than an event a
+/// second reserves none: each of its events is written anyway (see `ACTIVITY_SLACK_MS`).
 pub const EVENT_INDEX_BLOCK: u32 = 64;
 
 /// How much last-activity time a kill may lose, at most.
@@ -160,6 +161,12 @@ struct WritePlan {
     stored_event_index: u32,
     /// The current session's last activity as the store holds it.
     stored_activity: i64,
+    /// How many indexes the last index-driven write reserved ahead: 0 while events come
+    /// slower than one a second (each is written anyway), doubling up to
+    /// [`EVENT_INDEX_BLOCK`] while they come faster.
+    ahead: u32,
+    /// When the last index-driven write was made, on the engine's clock.
+    ahead_set_at: i64,
 }
 
 impl Engine {
@@ -190,7 +197,11 @@ impl Engine {
             store_user,
             state,
             paused: false,
-            write: WritePlan::default(),
+            write: WritePlan {
+                // No write yet: the first reserves nothing.
+                ahead_set_at: i64::MIN,
+                ..WritePlan::default()
+            },
             user_dirty: false,
             template: None,
             counter: None,
@@ -674,7 +685,15 @@ impl Engine {
             session.event_index = if self.state.in_background {
                 index
             } else if index > covered {
-                index.saturating_add(EVENT_INDEX_BLOCK).min(MAX_INDEX)
+                let now = session.last_activity;
+                self.write.ahead =
+                    if now.saturating_sub(self.write.ahead_set_at) >= ACTIVITY_SLACK_MS {
+                        0
+                    } else {
+                        (self.write.ahead.saturating_mul(2)).clamp(1, EVENT_INDEX_BLOCK)
+                    };
+                self.write.ahead_set_at = now;
+                index.saturating_add(self.write.ahead).min(MAX_INDEX)
             } else {
                 covered
             };
