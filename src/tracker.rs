@@ -108,6 +108,91 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What opening found in the store.
+struct Found {
+    user_id: Uuid,
+    /// A user id to write: the stored one was unreadable (or could not be claimed).
+    user_to_write: Option<String>,
+    persisted: Option<NamespaceState>,
+    faults: Vec<Error>,
+    /// A read failed (rather than returning damaged data): nothing is known of what the
+    /// store holds, so nothing is written over it.
+    read_failed: bool,
+    /// The namespace's state was there but unreadable.
+    state_unreadable: bool,
+}
+
+impl Found {
+    /// Reads the user id and the namespace's state. A store that cannot be read does not
+    /// stop tracking: sesh starts clean in memory and reports the fault.
+    fn read(store: &mut dyn Store, ids: &mut dyn IdGenerator, namespace: &str) -> Found {
+        let mut found = Found {
+            user_id: Uuid::nil(),
+            user_to_write: None,
+            persisted: None,
+            faults: store.take_repairs(),
+            read_failed: false,
+            state_unreadable: false,
+        };
+        let (stored_user, user_readable) = match store.load_user() {
+            Ok(Some(text)) => match parse_hyphenated(&text) {
+                Some(user) => (Some(user), true),
+                None => {
+                    found
+                        .faults
+                        .push(Error::corrupt("the stored user id is not a UUID"));
+                    (None, false)
+                }
+            },
+            Ok(None) => (None, true),
+            Err(err) => {
+                found.read_failed |= err.kind == ErrorKind::StoreError;
+                found.faults.push(err);
+                (None, false)
+            }
+        };
+        found.user_id = match stored_user {
+            Some(user) => user,
+            // None kept yet: claimed, so that two first opens at once agree on one.
+            None if user_readable => {
+                let candidate = ids.next_id();
+                match store.claim_user(&candidate.to_string()) {
+                    Ok(kept) => parse_hyphenated(&kept).unwrap_or(candidate),
+                    Err(err) => {
+                        found.faults.push(err);
+                        found.user_to_write = Some(candidate.to_string());
+                        candidate
+                    }
+                }
+            }
+            None => {
+                let candidate = ids.next_id();
+                found.user_to_write = Some(candidate.to_string());
+                candidate
+            }
+        };
+        // An unreadable user id: every namespace starts clean under the new one.
+        if user_readable {
+            match store.load_state(namespace) {
+                Ok(Some(text)) => match state::decode(&text) {
+                    Ok(state) => found.persisted = Some(state),
+                    Err(err) => {
+                        found.state_unreadable = true;
+                        found.faults.push(err);
+                    }
+                },
+                Ok(None) => {}
+                Err(err) => {
+                    found.read_failed |= err.kind == ErrorKind::StoreError;
+                    found.state_unreadable |= err.kind == ErrorKind::CorruptState;
+                    found.faults.push(err);
+                }
+            }
+        }
+        found
+    }
+}
+
 impl Tracker {
     /// Opens the namespace on the store: reads the user id and the persisted state, ends a
     /// session that will not go on, and reports what it found unreadable as the last fault.
@@ -120,74 +205,14 @@ impl Tracker {
             hooks,
         } = parts;
         config.validate()?;
-        let mut faults = store.take_repairs();
-        // A store that cannot be read does not stop tracking: sesh starts clean in memory,
-        // reports the fault, and keeps writing.
-        // A read that fails (rather than returning damaged data) says nothing of what the
-        // store holds: sesh tracks in memory and writes nothing over records it could not
-        // read, so that one bad read does not wipe the user and the session count.
-        let mut read_failed = false;
-        let mut state_unreadable = false;
-        let (stored_user, user_load_failed) = match store.load_user() {
-            Ok(user) => (user, false),
-            Err(err) => {
-                read_failed |= err.kind == ErrorKind::StoreError;
-                faults.push(err);
-                (None, true)
-            }
-        };
-        let (user_id, user_readable) = match stored_user {
-            Some(text) => match parse_hyphenated(&text) {
-                Some(user) => (Some(user), true),
-                None => {
-                    faults.push(Error::corrupt("the stored user id is not a UUID"));
-                    (None, false)
-                }
-            },
-            None => (None, !user_load_failed),
-        };
-        // A missing user id is claimed, so that two first opens at once agree on one; an
-        // unreadable one is replaced.
-        let mut user_to_write = None;
-        let user_id = match user_id {
-            Some(user) => user,
-            None if user_readable => {
-                let candidate = ids.next_id();
-                match store.claim_user(&candidate.to_string()) {
-                    Ok(kept) => parse_hyphenated(&kept).unwrap_or(candidate),
-                    Err(err) => {
-                        faults.push(err);
-                        user_to_write = Some(candidate.to_string());
-                        candidate
-                    }
-                }
-            }
-            None => {
-                let candidate = ids.next_id();
-                user_to_write = Some(candidate.to_string());
-                candidate
-            }
-        };
-        // An unreadable user id: every namespace starts clean under the new one.
-        let persisted = if !user_readable {
-            None
-        } else {
-            match store.load_state(&config.namespace) {
-                Ok(Some(text)) => state::decode(&text)
-                    .map_err(|err| {
-                        state_unreadable = true;
-                        faults.push(err)
-                    })
-                    .ok(),
-                Ok(None) => None,
-                Err(err) => {
-                    read_failed |= err.kind == ErrorKind::StoreError;
-                    state_unreadable |= err.kind == ErrorKind::CorruptState;
-                    faults.push(err);
-                    None
-                }
-            }
-        };
+        let Found {
+            user_id,
+            user_to_write,
+            persisted,
+            faults,
+            read_failed,
+            state_unreadable,
+        } = Found::read(store.as_mut(), ids.as_mut(), &config.namespace);
         if let Some(session) = persisted.as_ref().and_then(|p| p.session.as_ref()) {
             clock.not_before(session.last_activity);
         }
