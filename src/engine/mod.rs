@@ -645,14 +645,6 @@ impl Engine {
             .map(|_| self.state.session_index)
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub fn storage_mechanism(&self) -> StorageMechanism {
-        self.storage
-    }
-
     // ----- persistence --------------------------------------------------------------------
 
     /// Session indexes from now on come from `counter`.
