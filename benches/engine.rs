@@ -60,7 +60,6 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             now += 1;
             let entity = engine.track(now, event, &mut notices);
-            let _ = engine.take_snapshot();
             black_box(entity)
         });
     });

@@ -11,6 +11,13 @@ pub trait Clock: Send + Sync {
     /// and ignores it; the system clock uses it to absorb its own jitter (see
     /// [`SystemClock`]).
     fn not_before(&self, _floor_ms: i64) {}
+
+    /// How far behind a last activity that another process recorded this clock may read
+    /// and still be taken for the two clocks' jitter rather than a clock set back. An
+    /// injected clock is the only clock: 0.
+    fn allowance_ms(&self) -> i64 {
+        0
+    }
 }
 
 /// How far behind a persisted last activity the system clock may read at open and still
@@ -64,6 +71,10 @@ impl Clock for SystemClock {
             self.catch_up_ms
                 .fetch_add(behind, std::sync::atomic::Ordering::Relaxed);
         }
+    }
+
+    fn allowance_ms(&self) -> i64 {
+        SYSTEM_CLOCK_JITTER_MS
     }
 }
 
@@ -138,6 +149,14 @@ impl Clock for ManualClock {
 impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
     fn now_ms(&self) -> i64 {
         (**self).now_ms()
+    }
+
+    fn not_before(&self, floor_ms: i64) {
+        (**self).not_before(floor_ms)
+    }
+
+    fn allowance_ms(&self) -> i64 {
+        (**self).allowance_ms()
     }
 }
 

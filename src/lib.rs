@@ -12,6 +12,7 @@ pub mod ffi;
 pub mod id;
 pub mod render;
 pub mod store;
+pub mod sync;
 pub mod timestamp;
 pub mod tracker;
 

@@ -1,7 +1,9 @@
 //! A thread-safe engine with its clock, store and host hooks.
 //!
-//! One lock guards the engine. The clock is read before it is taken, the store is written
-//! and the host's hooks are called after it is released: a hook may call the tracker again.
+//! One lock guards the handle's engine. The clock is read before it is taken; the host's
+//! hooks (session and log callbacks, a custom store) run after it is released, so a hook
+//! may call the tracker again. How changes reach the store and the other handles is the
+//! write path's business ([`crate::sync`]).
 
 use crate::clock::Clock;
 use crate::engine::state::{self, NamespaceState};
@@ -10,8 +12,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::{IdGenerator, parse_hyphenated};
 use crate::render::SessionEntity;
 use crate::store::{SharedUser, Store};
+use crate::sync::private::{Policy, Writer};
+use crate::sync::shared::{Persisted, Shared, Synced};
 use crate::timestamp;
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uuid::Uuid;
@@ -59,13 +62,21 @@ struct Locked {
     engine: Option<Engine>,
     /// The latest time the engine was handed.
     latest_now: i64,
+    /// What the write path keeps under the engine lock.
+    progress: Progress,
 }
 
-/// Writes that have not reached the store yet: the newest of each kind.
-#[derive(Default)]
-struct Pending {
-    user: Option<String>,
-    state: Option<String>,
+/// Where a handle's changes go.
+enum WritePath {
+    /// Memory and custom stores: the handle is the store's one writer.
+    Private(Writer),
+    /// The SQLite store: one live state for every handle and process on the namespace.
+    Shared(Shared),
+}
+
+enum Progress {
+    Private(Policy),
+    Shared(Synced),
 }
 
 /// A session engine shared by threads.
@@ -77,17 +88,11 @@ pub struct Tracker {
     operations: AtomicU64,
     clock: Box<dyn Clock>,
     hooks: Box<dyn Hooks>,
-    namespace: String,
-    store: Mutex<Box<dyn Store>>,
-    /// The user id as every handle on the same store in this process knows it.
+    path: WritePath,
+    /// The user id as every handle on the same private store in this process knows it.
     shared_user: Arc<SharedUser>,
     /// The `shared_user` epoch this handle has seen.
     user_epoch: AtomicU64,
-    pending: Mutex<Pending>,
-    /// A write failed and waits in `pending` for the next operation to try again.
-    retry: std::sync::atomic::AtomicBool,
-    /// False when opening could not read the store: nothing is written over it.
-    writable: bool,
     /// Set once by `close`; the engine is gone from then on.
     closed: std::sync::atomic::AtomicBool,
     last_fault: Mutex<Option<Fault>>,
@@ -113,7 +118,8 @@ struct Found {
     user_id: Uuid,
     /// A user id to write: the stored one was unreadable (or could not be claimed).
     user_to_write: Option<String>,
-    persisted: Option<NamespaceState>,
+    /// The namespace's state and the coordination generation it was written at.
+    persisted: Option<(NamespaceState, u32)>,
     faults: Vec<Error>,
     /// A read failed (rather than returning damaged data): nothing is known of what the
     /// store holds, so nothing is written over it.
@@ -174,7 +180,7 @@ impl Found {
         // An unreadable user id: every namespace starts clean under the new one.
         if user_readable {
             match store.load_state(namespace) {
-                Ok(Some(text)) => match state::decode(&text) {
+                Ok(Some(text)) => match state::decode_at(&text) {
                     Ok(state) => found.persisted = Some(state),
                     Err(err) => {
                         found.state_unreadable = true;
@@ -194,8 +200,9 @@ impl Found {
 }
 
 impl Tracker {
-    /// Opens the namespace on the store: reads the user id and the persisted state, ends a
-    /// session that will not go on, and reports what it found unreadable as the last fault.
+    /// Opens the namespace on the store: reads the user id and the persisted state (or
+    /// joins the handles that hold the namespace), ends a session that will not go on, and
+    /// reports what it found unreadable as the last fault.
     pub fn open(parts: Parts) -> Result<Tracker> {
         let Parts {
             config,
@@ -205,73 +212,127 @@ impl Tracker {
             hooks,
         } = parts;
         config.validate()?;
-        let Found {
-            user_id,
-            user_to_write,
-            persisted,
-            faults,
-            read_failed,
-            state_unreadable,
-        } = Found::read(store.as_mut(), ids.as_mut(), &config.namespace);
-        if let Some(session) = persisted.as_ref().and_then(|p| p.session.as_ref()) {
-            clock.not_before(session.last_activity);
-        }
-        let now = read_clock(clock.as_ref())?;
+        let found = Found::read(store.as_mut(), ids.as_mut(), &config.namespace);
+        let mut faults = found.faults;
+        let storage = store.storage_mechanism();
         let shared_user = store.shared_user();
         let user_epoch = shared_user.epoch();
-        let mut notices = Vec::new();
         let namespace = config.namespace.clone();
-        let storage = store.storage_mechanism();
-        let mut counter = store.session_counter(&config.namespace);
-        if state_unreadable {
-            // Unreadable state starts the namespace clean: its count too (SPEC.md §2).
-            if let Some(counter) = counter.as_mut() {
-                counter.forget();
+        let mut notices = Vec::new();
+        let shared = store.database_path().is_some() && !found.read_failed;
+        let (path, engine, progress) = if shared {
+            let persisted = Persisted {
+                user_id: found.user_id,
+                user_is_new: found.user_to_write.is_some(),
+                state: found.persisted,
+                state_unreadable: found.state_unreadable,
+            };
+            let clock_ref = clock.as_ref();
+            let notices_ref = &mut notices;
+            let opened = Shared::open(
+                store,
+                &namespace,
+                persisted,
+                &mut faults,
+                Box::new(move |known, first, user| {
+                    if let Some(session) = known.as_ref().and_then(|s| s.session.as_ref()) {
+                        clock_ref.not_before(session.last_activity);
+                    }
+                    let now = read_clock(clock_ref)?;
+                    match (first, known) {
+                        (false, Some(state)) => {
+                            Engine::join(config, ids, storage, user, state, notices_ref)
+                        }
+                        (_, known) => {
+                            Engine::open(config, ids, storage, user, known, now, notices_ref)
+                        }
+                    }
+                }),
+            )?;
+            (
+                WritePath::Shared(opened.shared),
+                opened.engine,
+                Progress::Shared(opened.synced),
+            )
+        } else {
+            let persisted = found.persisted.map(|(state, _)| state);
+            if let Some(session) = persisted.as_ref().and_then(|p| p.session.as_ref()) {
+                clock.not_before(session.last_activity);
             }
-        }
-        let mut engine = Engine::open(config, ids, storage, user_id, persisted, now, &mut notices)?;
-        engine.set_session_counter(counter);
+            let now = read_clock(clock.as_ref())?;
+            let mut engine = Engine::open(
+                config,
+                ids,
+                storage,
+                found.user_id,
+                persisted.clone(),
+                now,
+                &mut notices,
+            )?;
+            let writer = Writer::new(store, namespace.clone(), !found.read_failed);
+            let mut policy = Policy::new(persisted.as_ref());
+            let snapshot = match &persisted {
+                Some(before) => policy.after(before, engine.state(), false),
+                None => policy.after(
+                    &NamespaceState::fresh(Uuid::nil(), false, false),
+                    engine.state(),
+                    true,
+                ),
+            };
+            let user = found
+                .user_to_write
+                .or_else(|| engine.take_user_change().map(|u| u.to_string()));
+            if snapshot.is_some() || user.is_some() {
+                policy.required = writer.enqueue(user, snapshot);
+            }
+            (
+                WritePath::Private(writer),
+                engine,
+                Progress::Private(policy),
+            )
+        };
+        let latest_now = clock.now_ms();
         let tracker = Tracker {
             locked: parking_lot::Mutex::new(Locked {
-                engine: None,
-                latest_now: now,
+                engine: Some(engine),
+                latest_now,
+                progress,
             }),
             operations: AtomicU64::new(0),
             clock,
             hooks,
-            namespace,
-            store: Mutex::new(store),
+            path,
             shared_user,
             user_epoch: AtomicU64::new(user_epoch),
-            pending: Mutex::new(Pending::default()),
-            retry: std::sync::atomic::AtomicBool::new(false),
-            writable: !read_failed,
             closed: std::sync::atomic::AtomicBool::new(false),
             last_fault: Mutex::new(None),
         };
         for fault in faults {
             tracker.record_fault(fault.kind, &fault.message);
         }
-        if read_failed {
+        if found.read_failed {
             tracker.hooks.log(
                 LogLevel::Warn,
                 "the store could not be read: tracking in memory, writing nothing over it until the next open",
             );
         }
-        let pending = Pending {
-            user: user_to_write,
-            state: engine.take_snapshot(),
-        };
-        tracker.locked.lock().engine = Some(engine);
         tracker.deliver(&notices);
-        tracker.write(pending);
+        if let WritePath::Private(writer) = &tracker.path {
+            let required = match &tracker.locked.lock().progress {
+                Progress::Private(policy) => policy.required,
+                Progress::Shared(_) => 0,
+            };
+            tracker.report(writer.ensure(required));
+        }
         Ok(tracker)
     }
 
     // ----- running an operation -----------------------------------------------------------
 
-    /// Runs `op` on the engine at "now", then writes and reports what it changed.
-    fn run<T>(&self, op: impl FnOnce(&mut Engine, i64, &mut Vec<Notice>) -> T) -> Result<T> {
+    /// Runs `op` on the engine at "now", then writes and reports what it changed. `op` may
+    /// run more than once (the shared write path runs it again on the namespace's newer
+    /// state when another handle changed it meanwhile); only its last run counts.
+    fn run<T>(&self, mut op: impl FnMut(&mut Engine, i64, &mut Vec<Notice>) -> T) -> Result<T> {
         let seen = self.operations.load(Ordering::Acquire);
         let mut now = match read_clock(self.clock.as_ref()) {
             Ok(now) => now,
@@ -284,9 +345,15 @@ impl Tracker {
             }
         };
         let mut notices = Vec::new();
-        let (value, pending) = {
+        let mut faults = Vec::new();
+        let mut required = 0;
+        let value = {
             let mut locked = self.locked.lock();
-            let Locked { engine, latest_now } = &mut *locked;
+            let Locked {
+                engine,
+                latest_now,
+                progress,
+            } = &mut *locked;
             let engine = engine.as_mut().ok_or_else(Error::closed)?;
             if self.operations.load(Ordering::Acquire) != seen && now < *latest_now {
                 // Another thread read the clock after this one and got here first: that
@@ -295,24 +362,55 @@ impl Tracker {
             }
             *latest_now = now;
             self.operations.fetch_add(1, Ordering::AcqRel);
-            self.observe_shared_user(engine);
-            let value = op(engine, now, &mut notices);
-            let pending = Pending {
-                user: engine.take_user_change().map(|u| u.to_string()),
-                state: engine.take_snapshot(),
-            };
-            (value, pending)
+            match (&self.path, progress) {
+                (WritePath::Shared(shared), Progress::Shared(synced)) => shared.run(
+                    engine,
+                    synced,
+                    now,
+                    self.clock.allowance_ms(),
+                    &mut notices,
+                    &mut faults,
+                    &mut op,
+                )?,
+                (WritePath::Private(writer), Progress::Private(policy)) => {
+                    self.observe_shared_user(engine);
+                    let before = engine.state().clone();
+                    let value = op(engine, now, &mut notices);
+                    let user = engine.take_user_change();
+                    let snapshot = policy.after(&before, engine.state(), user.is_some());
+                    if snapshot.is_some() || user.is_some() {
+                        policy.required = writer.enqueue(user.map(|u| u.to_string()), snapshot);
+                    }
+                    required = policy.required;
+                    value
+                }
+                _ => unreachable!("a tracker's write path and its progress are made together"),
+            }
         };
-        self.write(pending);
+        if let WritePath::Private(writer) = &self.path {
+            faults.extend(writer.ensure(required));
+        }
+        self.report(faults);
         self.deliver(&notices);
         Ok(value)
     }
 
-    /// Reads the engine without the clock.
+    /// Reads the engine without the clock, as the namespace stands now.
     fn read<T>(&self, op: impl FnOnce(&Engine) -> T) -> Result<T> {
-        let locked = self.locked.lock();
-        let engine = locked.engine.as_ref().ok_or_else(Error::closed)?;
-        Ok(op(engine))
+        let mut faults = Vec::new();
+        let value = {
+            let mut locked = self.locked.lock();
+            let Locked {
+                engine, progress, ..
+            } = &mut *locked;
+            let engine = engine.as_mut().ok_or_else(Error::closed)?;
+            if let (WritePath::Shared(shared), Progress::Shared(synced)) = (&self.path, progress) {
+                shared.sync(engine, synced, &mut faults);
+            }
+            op(engine)
+        };
+        self.report(faults);
+        Ok(value)
     }
 
     fn deliver(&self, notices: &[Notice]) {
@@ -328,8 +426,8 @@ impl Tracker {
         }
     }
 
-    /// Another handle on the same store reset the user: this namespace's session belongs to
-    /// the old one.
+    /// Another handle on the same private store reset the user: this namespace's session
+    /// belongs to the old one.
     fn observe_shared_user(&self, engine: &mut Engine) {
         let epoch = self.shared_user.epoch();
         if epoch != self.user_epoch.swap(epoch, Ordering::AcqRel) {
@@ -339,81 +437,11 @@ impl Tracker {
         }
     }
 
-    /// Writes what the operation must make durable before it returns. A thread that finds
-    /// another writing waits for it (its write may already carry this one's state); a
-    /// store callback that calls sesh again only queues, and the write it is inside of
-    /// picks the state up before returning.
-    fn write(&self, new: Pending) {
-        if !self.writable
-            || (new.user.is_none() && new.state.is_none() && !self.retry.load(Ordering::Acquire))
-        {
-            return;
+    /// Records and logs faults, with no lock held.
+    fn report(&self, faults: Vec<Error>) {
+        for fault in faults {
+            self.record_fault(fault.kind, &fault.message);
         }
-        {
-            let mut pending = lock(&self.pending);
-            if new.user.is_some() {
-                pending.user = new.user;
-            }
-            if new.state.is_some() {
-                pending.state = new.state;
-            }
-            if pending.user.is_none() && pending.state.is_none() {
-                return;
-            }
-        }
-        let me = self as *const Tracker as usize;
-        if WRITING.get() == me {
-            return;
-        }
-        let mut store = lock(&self.store);
-        WRITING.set(me);
-        self.drain(store.as_mut());
-        WRITING.set(0);
-    }
-
-    /// Writes what is pending; true when a write failed (it stays pending).
-    fn drain(&self, store: &mut dyn Store) -> bool {
-        // A store callback that tracks makes writes that call it again: after a few rounds
-        // the rest waits for the next call, so that such a store cannot spin forever.
-        for _ in 0..MAX_WRITE_ROUNDS {
-            let (user, state) = {
-                let mut pending = lock(&self.pending);
-                (pending.user.take(), pending.state.take())
-            };
-            if user.is_none() && state.is_none() {
-                self.retry.store(false, Ordering::Release);
-                return false;
-            }
-            let mut failure = None;
-            if let Some(user_id) = &user {
-                if let Err(err) = store.save_user(user_id) {
-                    failure = Some(err);
-                }
-            }
-            if failure.is_none() {
-                if let Some(text) = &state {
-                    if let Err(err) = store.save_state(&self.namespace, text) {
-                        failure = Some(err);
-                    }
-                }
-            }
-            if let Some(err) = failure {
-                // Keep what failed unless something newer replaced it meanwhile.
-                let mut pending = lock(&self.pending);
-                if pending.user.is_none() {
-                    pending.user = user;
-                }
-                if pending.state.is_none() {
-                    pending.state = state;
-                }
-                drop(pending);
-                self.retry.store(true, Ordering::Release);
-                self.record_fault(err.kind, &format!("store write failed: {}", err.message));
-                return true;
-            }
-        }
-        self.retry.store(true, Ordering::Release);
-        false
     }
 
     fn record_fault(&self, kind: ErrorKind, message: &str) {
@@ -522,46 +550,74 @@ impl Tracker {
 
     pub fn reset_user(&self) -> Result<Uuid> {
         let user = self.run(|engine, _, notices| engine.reset_user(notices))?;
-        // Published after the store has it, so that a handle opening meanwhile reads
-        // either the new user from the store or the new epoch from here.
-        let epoch = self.shared_user.set(user);
-        self.user_epoch.store(epoch, Ordering::Release);
+        if let WritePath::Private(_) = self.path {
+            // Published after the store has it, so that a handle opening meanwhile reads
+            // either the new user from the store or the new epoch from here.
+            let epoch = self.shared_user.set(user);
+            self.user_epoch.store(epoch, Ordering::Release);
+        }
         Ok(user)
     }
 
     /// Writes what is pending and closes; later calls answer `closed`.
     pub fn close(&self) -> Result<()> {
-        let pending = {
+        let mut faults = Vec::new();
+        let mut required = 0;
+        {
             let mut locked = self.locked.lock();
-            let mut engine = locked.engine.take().ok_or_else(Error::closed)?;
+            let Locked {
+                engine, progress, ..
+            } = &mut *locked;
+            let mut engine = engine.take().ok_or_else(Error::closed)?;
             self.closed.store(true, Ordering::Release);
-            Pending {
-                user: engine.take_user_change().map(|u| u.to_string()),
-                state: engine.take_final_snapshot(),
+            match (&self.path, progress) {
+                (WritePath::Shared(shared), Progress::Shared(synced)) => {
+                    shared.close(&mut engine, synced, &mut faults);
+                }
+                (WritePath::Private(writer), Progress::Private(policy)) => {
+                    let user = engine.take_user_change().map(|u| u.to_string());
+                    let snapshot = policy.final_snapshot(engine.state());
+                    if snapshot.is_some() || user.is_some() {
+                        policy.required = writer.enqueue(user, snapshot);
+                    }
+                    required = policy.required.max(writer.last_number());
+                }
+                _ => unreachable!("a tracker's write path and its progress are made together"),
             }
-        };
-        self.write(pending);
-        let me = self as *const Tracker as usize;
-        if WRITING.get() == me || !self.writable {
-            // Closed from inside this handle's own store call: the write that call is part
-            // of drains what is pending when it returns.
-            return Ok(());
         }
-        // Retry anything that failed, then make it all durable.
-        let mut store = lock(&self.store);
-        WRITING.set(me);
-        let failed = self.drain(store.as_mut());
-        let flushed = store.flush();
-        WRITING.set(0);
-        drop(store);
-        if let Err(err) = flushed {
-            self.record_fault(err.kind, &err.message);
-            return Err(err);
+        let mut failed = false;
+        if let WritePath::Private(writer) = &self.path {
+            if writer.inside_store_call() {
+                // Closed from inside this handle's own store call: the write that call is
+                // part of takes what is queued when it returns.
+                return Ok(());
+            }
+            let write_faults = writer.ensure(required);
+            failed = !write_faults.is_empty() || writer.has_retry();
+            faults.extend(write_faults);
+            if let Err(err) = writer.flush() {
+                self.report(faults);
+                self.record_fault(err.kind, &err.message);
+                return Err(err);
+            }
         }
-        if failed {
+        let store_failed = faults.iter().any(|f| f.kind == ErrorKind::StoreError);
+        self.report(faults);
+        if failed || store_failed {
             return Err(Error::store("state could not be written before close"));
         }
         Ok(())
+    }
+
+    /// Ends this handle as a killed process would: nothing more is written, and on a
+    /// shared store it no longer holds its namespace. For tests that stand in for a kill
+    /// inside one process.
+    #[doc(hidden)]
+    pub fn abandon(self) {
+        if let WritePath::Shared(shared) = &self.path {
+            shared.abandon();
+        }
+        std::mem::forget(self);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -612,14 +668,6 @@ impl Drop for Tracker {
             let _ = self.close();
         }
     }
-}
-
-/// How many rounds of writes one call makes before leaving the rest to the next call.
-const MAX_WRITE_ROUNDS: usize = 8;
-
-thread_local! {
-    /// The tracker whose store this thread is inside of, if any (0: none).
-    static WRITING: Cell<usize> = const { Cell::new(0) };
 }
 
 fn read_clock(clock: &dyn Clock) -> Result<i64> {

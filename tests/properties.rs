@@ -779,7 +779,7 @@ impl<'w> Run<'w> {
                 let killed = matches!(op, Op::Kill(_));
                 let tracker = self.tracker.take().unwrap();
                 if killed {
-                    std::mem::forget(tracker);
+                    tracker.abandon();
                     self.kills += 1;
                     self.inv.on_kill();
                 } else {

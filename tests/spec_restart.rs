@@ -9,8 +9,8 @@ use common::schema::NIL_USER;
 use common::*;
 use serde_json::{Value, json};
 use sesh::Config;
-use sesh::engine::EVENT_INDEX_BLOCK;
 use sesh::error::ErrorKind;
+use sesh::sync::private::EVENT_INDEX_BLOCK;
 use sesh::tracker::LogLevel;
 
 fn end_at_open(session: &str, index: u64, user: &str, last: i64, count: u64, reason: &str) -> Call {

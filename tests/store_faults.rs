@@ -90,7 +90,7 @@ fn after_a_kill_the_event_index_goes_on_past_every_index_handed_out() {
         last = entity_field(&entity, "eventIndex").as_u64().unwrap();
     }
     // No close: what the store holds is what a kill would leave.
-    std::mem::forget(tracker);
+    tracker.abandon();
     let tracker = open_sqlite(&path, &clock);
     let next = tracker.track(None, None).unwrap().unwrap();
     assert!(entity_field(&next, "eventIndex").as_u64().unwrap() > last);
@@ -120,7 +120,7 @@ fn a_session_killed_in_background_is_judged_by_the_background_timeout() {
     let tracker = open(&clock);
     tracker.track(None, None).unwrap();
     tracker.transition(true, None).unwrap();
-    std::mem::forget(tracker);
+    tracker.abandon();
     clock.advance(11_000);
     let tracker = open(&clock);
     assert_eq!(tracker.entity().unwrap(), None, "the session ended at open");

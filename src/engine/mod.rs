@@ -113,60 +113,10 @@ pub struct Engine {
     store_user: Uuid,
     state: NamespaceState,
     paused: bool,
-    /// What the store has not seen yet, and how soon it must.
-    write: WritePlan,
-    /// The store's user id changed since the last snapshot.
+    /// The store's user id changed and the store has not been told yet.
     user_dirty: bool,
     /// The current session's entity, rendered but for its event index.
     template: Option<EntityTemplate>,
-    /// Where session indexes come from when other writers may share the namespace.
-    counter: Option<Box<dyn SessionCounter>>,
-}
-
-/// Hands out session indexes for a namespace that other handles or processes may also
-/// write, so that no two sessions get one index.
-pub trait SessionCounter: Send {
-    /// Starts a session of `user` in one transaction: picks its index (`after + 1`, or past
-    /// whatever another writer already gave out for that user), calls `state_for(index)`
-    /// once for the namespace's state with that session, and keeps both. Returns the index
-    /// and whether the state was kept. When no transaction could begin, `state_for` is not
-    /// called and the index is `after + 1`.
-    fn start(
-        &mut self,
-        user: Uuid,
-        after: u32,
-        state_for: &mut dyn FnMut(u32) -> String,
-    ) -> (u32, bool);
-
-    /// The namespace's state was unreadable and starts clean: so does its count.
-    fn forget(&mut self);
-}
-
-/// The most event indexes a write reserves ahead in foreground: after a kill, the session
-/// goes on past the reserved ones, so no index repeats, and a busy app writes once per
-/// this many events rather than once per event. An app that tracks less than an event a
-/// second reserves none: each of its events is written anyway (see `ACTIVITY_SLACK_MS`).
-pub const EVENT_INDEX_BLOCK: u32 = 64;
-
-/// How much last-activity time a kill may lose, at most.
-pub const ACTIVITY_SLACK_MS: i64 = 1000;
-
-/// The engine's side of the write path: what changed since the store last saw the state,
-/// whether it must be durable before the call returns, and what the store already holds.
-#[derive(Debug, Default)]
-struct WritePlan {
-    changed: bool,
-    urgent: bool,
-    /// The highest event index of the current session the store covers.
-    stored_event_index: u32,
-    /// The current session's last activity as the store holds it.
-    stored_activity: i64,
-    /// How many indexes the last index-driven write reserved ahead: 0 while events come
-    /// slower than one a second (each is written anyway), doubling up to
-    /// [`EVENT_INDEX_BLOCK`] while they come faster.
-    ahead: u32,
-    /// When the last index-driven write was made, on the engine's clock.
-    ahead_set_at: i64,
 }
 
 impl Engine {
@@ -182,47 +132,76 @@ impl Engine {
         notices: &mut Vec<Notice>,
     ) -> Result<Engine> {
         config.validate()?;
-        let fresh = persisted.is_none();
         let state = persisted.unwrap_or_else(|| {
             NamespaceState::fresh(store_user, config.start_in_background, config.anonymous)
         });
-        let stored = state
-            .session
-            .as_ref()
-            .map(|s| (s.event_index, s.last_activity));
-        let mut engine = Engine {
+        let mut engine = Engine::with_state(config, ids, storage, store_user, state);
+        if let Some(reason) = engine.reason_to_end_at_open(now) {
+            engine.end(reason, notices);
+        }
+        engine.adopt_store_user();
+        engine.state.in_background = engine.config.start_in_background;
+        engine.state.anonymous = engine.config.anonymous;
+        Ok(engine)
+    }
+
+    /// Joins a namespace that another live handle holds (SPEC.md §9): its session and app
+    /// state go on as they are; only an `anonymous` setting other than the namespace's
+    /// changes anything (the session ends, none starts, and the namespace takes the mode).
+    pub fn join(
+        config: Config,
+        ids: Box<dyn IdGenerator>,
+        storage: StorageMechanism,
+        store_user: Uuid,
+        state: NamespaceState,
+        notices: &mut Vec<Notice>,
+    ) -> Result<Engine> {
+        config.validate()?;
+        let mut engine = Engine::with_state(config, ids, storage, store_user, state);
+        if engine.state.anonymous != engine.config.anonymous {
+            engine.end(EndReason::AnonymityChanged, notices);
+            engine.state.anonymous = engine.config.anonymous;
+        }
+        engine.adopt_store_user();
+        Ok(engine)
+    }
+
+    fn with_state(
+        config: Config,
+        ids: Box<dyn IdGenerator>,
+        storage: StorageMechanism,
+        store_user: Uuid,
+        state: NamespaceState,
+    ) -> Engine {
+        Engine {
             config,
             ids,
             storage,
             store_user,
             state,
             paused: false,
-            write: WritePlan {
-                // No write yet: the first reserves nothing.
-                ahead_set_at: i64::MIN,
-                ..WritePlan::default()
-            },
             user_dirty: false,
             template: None,
-            counter: None,
-        };
-        if let Some((event_index, activity)) = stored {
-            engine.write.stored_event_index = event_index;
-            engine.write.stored_activity = activity;
         }
-        if fresh {
-            engine.must_write();
+    }
+
+    /// Takes the namespace's state as another handle left it (SPEC.md §9: every call first
+    /// takes the state as it is now).
+    pub fn adopt_state(&mut self, state: NamespaceState) {
+        self.state = state;
+    }
+
+    /// Takes the namespace's event index and last activity as the other handles left them:
+    /// the per-event path's cheaper [`adopt_state`](Self::adopt_state).
+    pub fn adopt_counters(&mut self, event_index: u32, last_activity: i64) {
+        if let Some(session) = self.state.session.as_mut() {
+            session.event_index = event_index;
+            session.last_activity = last_activity;
         }
-        if let Some(reason) = engine.reason_to_end_at_open(now) {
-            engine.end(reason, notices);
-        }
-        engine.adopt_store_user();
-        engine.set_in_background(engine.config.start_in_background);
-        if engine.state.anonymous != engine.config.anonymous {
-            engine.state.anonymous = engine.config.anonymous;
-            engine.must_write();
-        }
-        Ok(engine)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     fn reason_to_end_at_open(&self, now: i64) -> Option<EndReason> {
@@ -294,7 +273,7 @@ impl Engine {
         }
         // Checked with the timeout of the state it leaves: the one still in force.
         let started = self.prepare_event(now, notices);
-        self.set_in_background(to_background);
+        self.state.in_background = to_background;
         let Some(session) = self.state.session.as_mut() else {
             return Transition::Changed {
                 lifecycle_event: lifecycle_event_json(to_background, 0),
@@ -322,7 +301,7 @@ impl Engine {
         }
         self.adopt_store_user();
         if self.state.session.is_none() && self.config.automatic {
-            self.start(now, true);
+            self.start(now);
             return true;
         }
         false
@@ -351,14 +330,6 @@ impl Engine {
             }
             if !paused {
                 session.last_activity = now;
-            }
-            // An index the store does not cover, or activity it lags by a second or more,
-            // must reach it before the entity does; anything less can wait.
-            self.write.changed = true;
-            if session.event_index > self.write.stored_event_index
-                || session.last_activity - self.write.stored_activity >= ACTIVITY_SLACK_MS
-            {
-                self.write.urgent = true;
             }
         }
     }
@@ -410,46 +381,15 @@ impl Engine {
             self.state.user_id = self.store_user;
             self.state.session_index = 0;
             self.state.last_session_id = None;
-            self.must_write();
-        }
-    }
-
-    fn set_in_background(&mut self, in_background: bool) {
-        if self.state.in_background != in_background {
-            self.state.in_background = in_background;
-            self.must_write();
         }
     }
 
     // ----- starting and ending ------------------------------------------------------------
 
-    /// Starts a session; `for_event` when an event is about to be counted in it.
-    fn start(&mut self, now: i64, for_event: bool) {
+    /// Starts a session with the next index.
+    fn start(&mut self, now: i64) {
         let id = self.ids.next_id();
-        let after = self.state.session_index;
-        let Some(mut counter) = self.counter.take() else {
-            self.install_session(id, bump(after), now);
-            return;
-        };
-        // The index and the state that uses it reach the store in one transaction, so
-        // that no other writer of the namespace gives out the same index.
-        let user = self.state.user_id;
-        let mut installed = false;
-        let (index, kept) = counter.start(user, after, &mut |index| {
-            self.install_session(id, index.clamp(bump(after), MAX_INDEX), now);
-            installed = true;
-            self.stored_snapshot(for_event)
-        });
-        self.counter = Some(counter);
-        if !installed {
-            self.install_session(id, index.clamp(bump(after), MAX_INDEX), now);
-        } else if !kept {
-            self.must_write();
-        }
-    }
-
-    fn install_session(&mut self, id: Uuid, index: u32, now: i64) {
-        self.state.session_index = index;
+        self.state.session_index = bump(self.state.session_index);
         self.state.session = Some(Session {
             id,
             previous_id: self.state.last_session_id,
@@ -461,14 +401,11 @@ impl Engine {
             foreground_index: 0,
         });
         self.state.last_session_id = Some(id);
-        self.write.stored_event_index = 0;
-        self.write.stored_activity = now;
-        self.must_write();
     }
 
     /// Starts a session with no event yet and reports it.
     fn start_empty(&mut self, now: i64, notices: &mut Vec<Notice>) {
-        self.start(now, false);
+        self.start(now);
         self.announce(true, notices);
     }
 
@@ -479,7 +416,6 @@ impl Engine {
         let Some(session) = self.state.session.take() else {
             return;
         };
-        self.must_write();
         let duration_ms = session
             .first_event
             .map_or(0, |first| (session.last_activity - first.counted_at).max(0));
@@ -541,7 +477,6 @@ impl Engine {
         let had_session = self.state.session.is_some();
         self.end(EndReason::AnonymityChanged, notices);
         self.state.anonymous = anonymous;
-        self.must_write();
         self.adopt_store_user();
         if self.config.automatic || had_session {
             self.start_empty(now, notices);
@@ -647,73 +582,19 @@ impl Engine {
 
     // ----- persistence --------------------------------------------------------------------
 
-    /// Session indexes from now on come from `counter`.
-    pub fn set_session_counter(&mut self, counter: Option<Box<dyn SessionCounter>>) {
-        self.counter = counter;
+    /// The store's user id as this engine knows it.
+    pub fn store_user(&self) -> Uuid {
+        self.store_user
     }
 
-    fn must_write(&mut self) {
-        self.write.changed = true;
-        self.write.urgent = true;
+    /// The store's user id is new (made at open) and the store has not been told yet.
+    pub fn mark_user_changed(&mut self) {
+        self.user_dirty = true;
     }
 
-    /// The state to write before the call returns, when it must be durable by then: a
-    /// session started or ended, a transition, an event index the store does not cover,
-    /// or last activity the store lags by a second. In foreground the record reserves
-    /// [`EVENT_INDEX_BLOCK`] indexes ahead; in background (where the app is most often
-    /// killed) it holds the exact index.
-    pub fn take_snapshot(&mut self) -> Option<String> {
-        self.write.urgent.then(|| self.stored_snapshot(false))
-    }
-
-    /// The state as the store is to hold it, its index reserved ahead in foreground;
-    /// `pending_event` when an event is about to be counted. What the store then covers is
-    /// noted, and nothing is left to write.
-    fn stored_snapshot(&mut self, pending_event: bool) -> String {
-        let mut stored = self.state.clone();
-        if let Some(session) = stored.session.as_mut() {
-            let index = session.event_index.saturating_add(u32::from(pending_event));
-            let covered = self.write.stored_event_index;
-            session.event_index = if self.state.in_background {
-                index
-            } else if index > covered {
-                let now = session.last_activity;
-                self.write.ahead =
-                    if now.saturating_sub(self.write.ahead_set_at) >= ACTIVITY_SLACK_MS {
-                        0
-                    } else {
-                        (self.write.ahead.saturating_mul(2)).clamp(1, EVENT_INDEX_BLOCK)
-                    };
-                self.write.ahead_set_at = now;
-                index.saturating_add(self.write.ahead).min(MAX_INDEX)
-            } else {
-                covered
-            };
-            self.write.stored_event_index = session.event_index;
-            self.write.stored_activity = session.last_activity;
-        }
-        self.write.changed = false;
-        self.write.urgent = false;
-        state::encode(&stored)
-    }
-
-    /// The exact state, when anything changed since the last write: for close.
-    pub fn take_final_snapshot(&mut self) -> Option<String> {
-        let reserved_ahead = self
-            .state
-            .session
-            .as_ref()
-            .is_some_and(|s| s.event_index != self.write.stored_event_index);
-        if !self.write.changed && !self.write.urgent && !reserved_ahead {
-            return None;
-        }
-        if let Some(session) = &self.state.session {
-            self.write.stored_event_index = session.event_index;
-            self.write.stored_activity = session.last_activity;
-        }
-        self.write.changed = false;
-        self.write.urgent = false;
-        Some(state::encode(&self.state))
+    /// Whether the store has a user id change to hear.
+    pub fn user_changed(&self) -> bool {
+        self.user_dirty
     }
 
     /// The new store user id, when `reset_user` made one since the last call.

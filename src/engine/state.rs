@@ -78,6 +78,10 @@ pub struct FirstEvent {
 #[serde(rename_all = "camelCase")]
 struct StoredState {
     version: u32,
+    /// The coordination record's generation this state was written at (SQLite store);
+    /// absent in records of other stores.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    generation: u32,
     user_id: String,
     session_index: u32,
     #[serde(deserialize_with = "Option::deserialize")]
@@ -111,8 +115,17 @@ struct StoredFirstEvent {
     counted_at: i64,
 }
 
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
 /// The JSON a store keeps for a namespace.
 pub fn encode(state: &NamespaceState) -> String {
+    encode_at(state, 0)
+}
+
+/// As [`encode`], noting the coordination generation it was written at.
+pub fn encode_at(state: &NamespaceState, generation: u32) -> String {
     let session = state.session.as_ref().map(|s| StoredSession {
         id: s.id.to_string(),
         previous_id: s.previous_id.map(|id| id.to_string()),
@@ -129,6 +142,7 @@ pub fn encode(state: &NamespaceState) -> String {
     });
     let stored = StoredState {
         version: STATE_VERSION,
+        generation,
         user_id: state.user_id.to_string(),
         session_index: state.session_index,
         last_session_id: state.last_session_id.map(|id| id.to_string()),
@@ -141,6 +155,11 @@ pub fn encode(state: &NamespaceState) -> String {
 
 /// Reads what [`encode`] wrote; anything else is `corrupt_state`.
 pub fn decode(json: &str) -> Result<NamespaceState> {
+    decode_at(json).map(|(state, _)| state)
+}
+
+/// Reads what [`encode_at`] wrote, with its generation (0 when none was noted).
+pub fn decode_at(json: &str) -> Result<(NamespaceState, u32)> {
     let stored: StoredState = serde_json::from_str(json)
         .map_err(|e| Error::corrupt(format!("persisted session state is unreadable: {e}")))?;
     if stored.version != STATE_VERSION {
@@ -149,6 +168,7 @@ pub fn decode(json: &str) -> Result<NamespaceState> {
             stored.version
         )));
     }
+    let generation = stored.generation;
     let state = NamespaceState {
         user_id: uuid_field("userId", &stored.user_id)?,
         session_index: index_field("sessionIndex", stored.session_index)?,
@@ -164,7 +184,7 @@ pub fn decode(json: &str) -> Result<NamespaceState> {
             ));
         }
     }
-    Ok(state)
+    Ok((state, generation))
 }
 
 fn decode_session(stored: StoredSession) -> Result<Session> {

@@ -9,7 +9,6 @@ pub mod callback;
 pub mod memory;
 pub mod sqlite;
 
-use crate::engine::SessionCounter;
 use crate::error::Result;
 pub use crate::render::StorageMechanism;
 pub use memory::MemoryStore;
@@ -40,10 +39,25 @@ pub trait Store: Send {
         Ok(candidate.to_owned())
     }
 
-    /// Hands out the namespace's session indexes when other handles or processes may write
-    /// it too; `None` when this handle is its only writer.
-    fn session_counter(&self, _namespace: &str) -> Option<Box<dyn SessionCounter>> {
+    /// Writes the user id (when given) and a namespace's state together: in one
+    /// transaction where the store has them.
+    fn save(&mut self, user_id: Option<&str>, namespace: &str, state: &str) -> Result<()> {
+        if let Some(user_id) = user_id {
+            self.save_user(user_id)?;
+        }
+        self.save_state(namespace, state)
+    }
+
+    /// The database file, for a store that every handle and process on it share (SQLite):
+    /// they coordinate through a file beside it. `None`: the store is private to its handle.
+    fn database_path(&self) -> Option<&std::path::Path> {
         None
+    }
+
+    /// Keeps `candidate` as the store's id unless it has one, and returns the one kept: it
+    /// ties the coordination file to its database.
+    fn claim_store_id(&mut self, candidate: &str) -> Result<String> {
+        Ok(candidate.to_owned())
     }
 
     /// What every handle on this store in this process shares to learn of a user reset.

@@ -6,8 +6,6 @@
 //! opening it fails with `store_error`.
 
 use super::{SharedUser, StorageMechanism, Store};
-use crate::engine::SessionCounter;
-use crate::engine::state::MAX_INDEX;
 use crate::error::{Error, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -15,7 +13,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
-use uuid::Uuid;
 
 /// The layout of sesh's tables; a later release migrates from lower versions.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -29,11 +26,13 @@ const UPSERT_META: &str = "INSERT INTO sesh_meta (key, value) VALUES (?1, ?2)
 const UPSERT_STATE: &str = "INSERT INTO sesh_state (namespace, state) VALUES (?1, ?2)
      ON CONFLICT (namespace) DO UPDATE SET state = excluded.state";
 const SCHEMA_KEY: &str = "schema_version";
+/// Ties the coordination file beside the database to it.
+const STORE_ID_KEY: &str = "store_id";
 
 /// A store in an SQLite file.
 pub struct SqliteStore {
-    /// Shared with the session counter, which the engine calls while it holds its lock.
-    connection: Arc<Mutex<Connection>>,
+    connection: Mutex<Connection>,
+    path: PathBuf,
     shared_user: Arc<SharedUser>,
     /// What opening found damaged and repaired, for the handle to report.
     repairs: Vec<Error>,
@@ -88,7 +87,8 @@ impl SqliteStore {
             .execute_batch("PRAGMA synchronous=NORMAL;")
             .map_err(|e| store_error("cannot set synchronous=NORMAL", e))?;
         let mut store = SqliteStore {
-            connection: Arc::new(Mutex::new(connection)),
+            connection: Mutex::new(connection),
+            path: path.to_path_buf(),
             shared_user: shared_user_for(path),
             repairs: Vec::new(),
         };
@@ -109,8 +109,6 @@ impl SqliteStore {
             "BEGIN IMMEDIATE;
              CREATE TABLE IF NOT EXISTS sesh_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS sesh_state (namespace TEXT PRIMARY KEY, state) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS sesh_session_index
-               (namespace TEXT PRIMARY KEY, user_id TEXT, last INTEGER) WITHOUT ROWID;
              INSERT OR IGNORE INTO sesh_meta (key, value) VALUES ('schema_version', 1);
              COMMIT;",
             );
@@ -238,83 +236,6 @@ enum Cell {
     Unreadable,
 }
 
-/// Session indexes from the file itself: a new session takes the next index after both
-/// what this handle counted and what any other writer of the namespace recorded, in one
-/// transaction.
-struct SqliteSessionCounter {
-    connection: Arc<Mutex<Connection>>,
-    namespace: String,
-}
-
-impl SessionCounter for SqliteSessionCounter {
-    fn forget(&mut self) {
-        let connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        // At worst the next session counts on from the old index: never a repeat.
-        let _ = connection.execute(
-            "DELETE FROM sesh_session_index WHERE namespace = ?1",
-            params![self.namespace],
-        );
-    }
-
-    fn start(
-        &mut self,
-        user: Uuid,
-        after: u32,
-        state_for: &mut dyn FnMut(u32) -> String,
-    ) -> (u32, bool) {
-        let fallback = after.saturating_add(1).min(MAX_INDEX);
-        let connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let begun = connection
-            .prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut begin| begin.execute([]));
-        if begun.is_err() {
-            return (fallback, false);
-        }
-        let user = user.to_string();
-        let mut index = None;
-        let kept = (|| -> rusqlite::Result<()> {
-            let recorded: Option<(String, i64)> = connection
-                .prepare_cached(
-                    "SELECT user_id, last FROM sesh_session_index WHERE namespace = ?1",
-                )?
-                .query_row(params![self.namespace], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()?;
-            let used = match recorded {
-                Some((owner, last)) if owner == user => {
-                    u32::try_from(last.clamp(0, i64::from(MAX_INDEX))).unwrap_or(0)
-                }
-                _ => 0,
-            };
-            let next = after.max(used).saturating_add(1).min(MAX_INDEX);
-            index = Some(next);
-            let state = state_for(next);
-            connection
-                .prepare_cached(
-                    "INSERT INTO sesh_session_index (namespace, user_id, last) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (namespace) DO UPDATE SET user_id = excluded.user_id,
-                     last = excluded.last",
-                )?
-                .execute(params![self.namespace, user, next])?;
-            connection
-                .prepare_cached(UPSERT_STATE)?
-                .execute(params![self.namespace, state])?;
-            connection.prepare_cached("COMMIT")?.execute([]).map(|_| ())
-        })();
-        if kept.is_err() {
-            let _ = connection.execute_batch("ROLLBACK");
-        }
-        (index.unwrap_or(fallback), kept.is_ok())
-    }
-}
-
 /// Handles on one file in this process learn of a user reset through one [`SharedUser`].
 fn shared_user_for(path: &Path) -> Arc<SharedUser> {
     static FILES: OnceLock<Mutex<HashMap<PathBuf, Weak<SharedUser>>>> = OnceLock::new();
@@ -392,11 +313,42 @@ impl Store for SqliteStore {
         })
     }
 
-    fn session_counter(&self, namespace: &str) -> Option<Box<dyn SessionCounter>> {
-        Some(Box::new(SqliteSessionCounter {
-            connection: self.connection.clone(),
-            namespace: namespace.to_owned(),
-        }))
+    fn save(&mut self, user_id: Option<&str>, namespace: &str, state: &str) -> Result<()> {
+        let mut connection = self.connection();
+        let saved = (|| {
+            let transaction = connection.transaction()?;
+            if let Some(user_id) = user_id {
+                transaction
+                    .prepare_cached(UPSERT_META)?
+                    .execute(params![USER_KEY, user_id])?;
+            }
+            transaction
+                .prepare_cached(UPSERT_STATE)?
+                .execute(params![namespace, state])?;
+            transaction.commit()
+        })();
+        saved.map_err(|e| store_error("cannot write the session state", e))
+    }
+
+    fn database_path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
+    fn claim_store_id(&mut self, candidate: &str) -> Result<String> {
+        let connection = self.connection();
+        connection
+            .execute(
+                "INSERT OR IGNORE INTO sesh_meta (key, value) VALUES (?1, ?2)",
+                params![STORE_ID_KEY, candidate],
+            )
+            .and_then(|_| {
+                connection.query_row(
+                    "SELECT value FROM sesh_meta WHERE key = ?1",
+                    params![STORE_ID_KEY],
+                    |row| row.get::<_, String>(0),
+                )
+            })
+            .map_err(|e| store_error("cannot keep the store id", e))
     }
 
     fn save_user(&mut self, user_id: &str) -> Result<()> {
@@ -413,13 +365,6 @@ impl Store for SqliteStore {
 
     fn save_state(&mut self, namespace: &str, state: &str) -> Result<()> {
         self.upsert(UPSERT_STATE, namespace, state, "session state")
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        // Move the WAL into the database so that the file alone holds everything.
-        self.connection()
-            .execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
-            .map_err(|e| store_error("cannot checkpoint the store", e))
     }
 }
 

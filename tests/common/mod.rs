@@ -336,6 +336,6 @@ impl Handle<'_> {
 
     /// Ends the process without closing: whatever reached the store is all there is.
     pub fn kill(self) {
-        std::mem::forget(self.tracker);
+        self.tracker.abandon();
     }
 }

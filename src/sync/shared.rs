@@ -1,0 +1,546 @@
+//! The SQLite store's write path: every handle and process on one file and namespace share
+//! one live state (SPEC §9 in `docs/behaviour.md`) through the [`CoordFile`].
+//!
+//! **The per-event path** (an event in a running session that already had its first event,
+//! under the reservation, same user) takes no lock shared with other handles: it reads the
+//! slot's `gen_index` word, checks that its engine holds that generation, runs the engine,
+//! raises `last_activity` to the event's time, then compare-exchanges `gen_index` from the
+//! word it read to that word + 1. The exchange succeeds only if no event was counted and no
+//! record changed since the read, so every event index is handed out once, in one session:
+//! - two events race: one exchange fails, and that event is run again on the new word;
+//! - a writer changes the record: it sets the FROZEN bit first (under the writer lock), so
+//!   every exchange against the old word fails and those events take the writer lock;
+//! - last activity is raised *before* the exchange, so a writer that froze the word after
+//!   the exchange sees the activity of every event counted before the freeze. An event
+//!   killed between the two moved last activity without drawing an index, and one killed
+//!   after the exchange drew an index it never returned: the only losses SPEC §5 allows.
+//!
+//! Both words live in a shared map: a process killed at any instant leaves them as the
+//! last completed atomic operation set them, which the next holder reads as they are.
+//!
+//! **The writer path** (anything else) runs under the slot's writer lock (an in-process
+//! mutex and an `fcntl` lock, which the kernel drops when a process dies): freeze, read the
+//! record, run the engine, write SQLite (one transaction), write the record's older copy,
+//! publish the new generation. A writer killed at any step leaves the word frozen; the next
+//! writer finds it so and rebuilds from whichever of the record and SQLite is newer.
+
+use super::coord::{self, CoordFile, Record, WriterGuard};
+use super::{Change, change};
+use crate::engine::state::{self, MAX_INDEX, NamespaceState};
+use crate::engine::{Engine, Notice};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use uuid::Uuid;
+
+/// Event indexes SQLite covers ahead of the live index: the per-event path writes SQLite
+/// once per this many events. Lost only when the coordination file is (then the session
+/// goes on past them, never repeating one).
+pub const RESERVE_BLOCK: u32 = 1024;
+
+/// How many times the per-event path tries before it takes the writer lock.
+const FAST_TRIES: usize = 8;
+
+/// What this handle's engine last took from the slot. Lives under the engine lock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Synced {
+    generation: u32,
+    user_seq: u64,
+    reserved: u32,
+}
+
+/// One handle's part in a shared namespace.
+pub struct Shared {
+    coord: Arc<CoordFile>,
+    slot: usize,
+    store: Mutex<Box<dyn Store>>,
+    namespace: String,
+}
+
+/// What opening made.
+pub struct Opened {
+    pub shared: Shared,
+    pub engine: Engine,
+    pub synced: Synced,
+}
+
+/// What the store held at open, as the tracker read it.
+pub struct Persisted {
+    /// The user id SQLite holds (or the one made for it).
+    pub user_id: Uuid,
+    /// The user id was unreadable: every namespace starts clean under a new one.
+    pub user_is_new: bool,
+    /// The namespace's state and the generation it was written at.
+    pub state: Option<(NamespaceState, u32)>,
+    /// The namespace's state was there but unreadable: it starts clean.
+    pub state_unreadable: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How the engine is made once the namespace's state is known.
+pub type MakeEngine<'a> = dyn FnOnce(Option<NamespaceState>, bool, Uuid) -> Result<Engine> + 'a;
+
+impl Shared {
+    /// Joins the namespace, or holds it first: `make(state, first, user)` makes the engine
+    /// (with the restart rules when `first`). What opening changed is published before
+    /// this returns.
+    pub fn open(
+        mut store: Box<dyn Store>,
+        namespace: &str,
+        persisted: Persisted,
+        faults: &mut Vec<Error>,
+        make: Box<MakeEngine<'_>>,
+    ) -> Result<Opened> {
+        let path = store
+            .database_path()
+            .ok_or_else(|| Error::store("the store has no database file"))?
+            .to_path_buf();
+        let store_id = store
+            .claim_store_id(&Uuid::new_v4().to_string())
+            .and_then(|id| {
+                crate::id::parse_hyphenated(&id)
+                    .ok_or_else(|| Error::corrupt("the store id is not a UUID"))
+            })?;
+        let (coord, attached) = CoordFile::attach(&path, store_id)?;
+        if let Some(why) = &attached.rebuilt {
+            faults.push(Error::corrupt(format!(
+                "the coordination file was rebuilt from the database: {why}"
+            )));
+        }
+        let slot = coord.slot_for(namespace)?;
+        let shared = Shared {
+            coord,
+            slot,
+            store: Mutex::new(store),
+            namespace: namespace.to_owned(),
+        };
+        let guard = shared.coord.lock_writer(slot)?;
+        let first = shared.coord.hold(slot)?;
+        let opened = shared.open_held(&guard, first, attached.created, persisted, faults, make);
+        drop(guard);
+        match opened {
+            Ok((engine, synced)) => Ok(Opened {
+                shared,
+                engine,
+                synced,
+            }),
+            Err(err) => {
+                shared.coord.release(slot);
+                Err(err)
+            }
+        }
+    }
+
+    fn open_held(
+        &self,
+        guard: &WriterGuard<'_>,
+        first: bool,
+        file_created: bool,
+        persisted: Persisted,
+        faults: &mut Vec<Error>,
+        make: Box<MakeEngine<'_>>,
+    ) -> Result<(Engine, Synced)> {
+        let raw = self.coord.freeze(guard);
+        // The user: the file's when it has one (it is set after SQLite, so it is never
+        // older), unless SQLite's was unreadable and every namespace starts clean.
+        let (file_user, _) = self.coord.user();
+        let user = match file_user {
+            Some(user) if !persisted.user_is_new => user,
+            _ => persisted.user_id,
+        };
+        let mut user_seq = self.coord.user_seq();
+        if file_user != Some(user) {
+            user_seq = self.coord.set_user(user)?;
+        }
+        let clean = persisted.user_is_new || persisted.state_unreadable;
+        let newest = self.coord.newest_record(self.slot);
+        let base = if clean {
+            None
+        } else {
+            self.choose(newest, persisted.state, raw, file_created, faults)
+        };
+        let known = base.as_ref().map(|record| record.state.clone());
+        let mut engine = make(known, first, user)?;
+        if persisted.user_is_new {
+            // Published as a change below, with the state, in one transaction.
+            engine.mark_user_changed();
+        }
+        let base = base.unwrap_or(Record {
+            generation: 0,
+            state: engine.state().clone(),
+            reserved: 0,
+            stored_gen: 0,
+        });
+        let mut synced = Synced {
+            generation: 0,
+            user_seq,
+            reserved: 0,
+        };
+        let user_change = engine.take_user_change();
+        self.commit(
+            guard,
+            &base,
+            raw,
+            engine.state(),
+            user_change,
+            false,
+            &mut synced,
+            faults,
+        );
+        Ok((engine, synced))
+    }
+
+    /// The newer of the coordination record and SQLite's state, with the live counters
+    /// when the record is the one the slot's word names. Falling back to SQLite for a
+    /// running session is a fault (its event indexes skip to the reservation) unless the
+    /// record was never there to lose: a file made now for a database written before
+    /// coordination, or a writer killed between its SQLite commit and its record.
+    fn choose(
+        &self,
+        newest: Option<Record>,
+        stored: Option<(NamespaceState, u32)>,
+        raw: u64,
+        file_created: bool,
+        faults: &mut Vec<Error>,
+    ) -> Option<Record> {
+        let stored_gen = stored.as_ref().map_or(0, |(_, generation)| *generation);
+        if let Some(record) = &newest {
+            if record.generation >= stored_gen {
+                return Some(self.with_counters(record.clone(), raw));
+            }
+        }
+        let (state, generation) = stored?;
+        let never_recorded = file_created && generation == 0;
+        let killed_writer = coord::is_frozen(raw)
+            && newest
+                .as_ref()
+                .is_some_and(|record| coord::next_gen(record.generation) == generation);
+        if state.session.is_some() && !never_recorded && !killed_writer {
+            faults.push(Error::corrupt(
+                "the coordination file had no usable record of the running session: it goes \
+                 on from the database, past the event indexes the database reserved",
+            ));
+        }
+        let reserved = state.session.as_ref().map_or(0, |s| s.event_index);
+        Some(Record {
+            generation,
+            state,
+            reserved,
+            stored_gen: generation,
+        })
+    }
+
+    fn with_counters(&self, mut record: Record, raw: u64) -> Record {
+        if coord::gen_of(raw) == record.generation {
+            if let Some(session) = record.state.session.as_mut() {
+                session.event_index = coord::index_of(raw);
+                session.last_activity = self
+                    .coord
+                    .last_activity(self.slot)
+                    .max(session.last_activity);
+            }
+        }
+        record
+    }
+
+    /// Takes the slot's state as it is now without a lock, when its record can be read
+    /// whole; false when a writer is at work (or died mid-change).
+    fn refresh(&self, engine: &mut Engine, synced: &mut Synced) -> bool {
+        let user_seq = self.coord.user_seq();
+        if user_seq != synced.user_seq {
+            let (user, seq) = self.coord.user();
+            if let Some(user) = user {
+                engine.observe_store_user(user);
+            }
+            synced.user_seq = seq;
+        }
+        let raw = self.coord.gen_index(self.slot);
+        if coord::is_frozen(raw) {
+            return false;
+        }
+        if coord::gen_of(raw) == synced.generation {
+            engine.adopt_counters(coord::index_of(raw), self.coord.last_activity(self.slot));
+            return true;
+        }
+        let Some(record) = self.coord.read_record(self.slot, coord::gen_of(raw)) else {
+            return false;
+        };
+        let record = self.with_counters(record, raw);
+        synced.generation = record.generation;
+        synced.reserved = record.reserved;
+        engine.adopt_state(record.state);
+        true
+    }
+
+    /// Brings the engine up to the namespace's state (getters).
+    pub fn sync(&self, engine: &mut Engine, synced: &mut Synced, faults: &mut Vec<Error>) {
+        if !self.refresh(engine, synced) {
+            // A writer is at work or died mid-change: wait for it, or repair.
+            let _ = self.run(
+                engine,
+                synced,
+                0,
+                0,
+                &mut Vec::new(),
+                faults,
+                &mut |_, _, _| (),
+            );
+        }
+    }
+
+    /// Runs `op` on the namespace's state as it is now, and publishes what it changed.
+    /// `allowance`: how far behind the namespace's last activity this process's clock may
+    /// read and still be taken for another process's clock running a little ahead.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run<T>(
+        &self,
+        engine: &mut Engine,
+        synced: &mut Synced,
+        now: i64,
+        allowance: i64,
+        notices: &mut Vec<Notice>,
+        faults: &mut Vec<Error>,
+        op: &mut dyn FnMut(&mut Engine, i64, &mut Vec<Notice>) -> T,
+    ) -> Result<T> {
+        for _ in 0..FAST_TRIES {
+            if !self.refresh(engine, synced) {
+                break;
+            }
+            let seen = self.coord.gen_index(self.slot);
+            if coord::is_frozen(seen) || coord::gen_of(seen) != synced.generation {
+                continue;
+            }
+            let activity = self.coord.last_activity(self.slot);
+            engine.adopt_counters(coord::index_of(seen), activity);
+            let before = engine.state().clone();
+            notices.clear();
+            let value = op(engine, meet(now, activity, allowance), notices);
+            match change(&before, engine.state()) {
+                Change::None if !engine.user_changed() => return Ok(value),
+                Change::Counted if !engine.user_changed() => {
+                    let session = engine.session().map(|s| (s.event_index, s.last_activity));
+                    if let Some((index, last)) = session {
+                        if index <= synced.reserved {
+                            if last > activity {
+                                self.coord.raise_activity(self.slot, last);
+                            }
+                            if self.coord.count_event(self.slot, seen) {
+                                return Ok(value);
+                            }
+                            engine.adopt_state(before);
+                            continue;
+                        }
+                    }
+                    engine.adopt_state(before);
+                    break;
+                }
+                _ => {
+                    engine.adopt_state(before);
+                    let _ = engine.take_user_change();
+                    break;
+                }
+            }
+        }
+        // The writer path.
+        let guard = self.coord.lock_writer(self.slot)?;
+        let raw = self.coord.freeze(&guard);
+        let base = self.current(&guard, raw, engine, faults);
+        let (user, user_seq) = self.coord.user();
+        if let Some(user) = user {
+            engine.observe_store_user(user);
+        }
+        synced.user_seq = user_seq;
+        let activity = base.state.session.as_ref().map_or(now, |s| s.last_activity);
+        engine.adopt_state(base.state.clone());
+        notices.clear();
+        let value = op(engine, meet(now, activity, allowance), notices);
+        let user_change = engine.take_user_change();
+        self.commit(
+            &guard,
+            &base,
+            raw,
+            engine.state(),
+            user_change,
+            false,
+            synced,
+            faults,
+        );
+        Ok(value)
+    }
+
+    /// Under the writer lock: the namespace's state as it is now, repaired when a writer
+    /// died mid-change or the record is damaged.
+    fn current(
+        &self,
+        _guard: &WriterGuard<'_>,
+        raw: u64,
+        engine: &Engine,
+        faults: &mut Vec<Error>,
+    ) -> Record {
+        let newest = self.coord.newest_record(self.slot);
+        if let Some(record) = &newest {
+            if !coord::is_frozen(raw) && record.generation == coord::gen_of(raw) {
+                return self.with_counters(record.clone(), raw);
+            }
+        }
+        let stored = lock(&self.store)
+            .load_state(&self.namespace)
+            .ok()
+            .flatten()
+            .and_then(|text| state::decode_at(&text).ok());
+        let had_record = newest.is_some();
+        match self.choose(newest, stored, raw, false, faults) {
+            Some(record) => record,
+            None => {
+                if had_record || coord::gen_of(raw) != 0 {
+                    faults.push(Error::corrupt(
+                        "the coordination record and the database's state were both \
+                         unreadable: the namespace starts clean",
+                    ));
+                }
+                let state = engine.state();
+                Record {
+                    generation: 0,
+                    state: NamespaceState::fresh(
+                        engine.store_user(),
+                        state.in_background,
+                        state.anonymous,
+                    ),
+                    reserved: 0,
+                    stored_gen: 0,
+                }
+            }
+        }
+    }
+
+    /// Under the writer lock: publishes `after` (and a new user id) as the next generation,
+    /// or lets the slot go on as it was when nothing changed. `exact`: SQLite gets the exact
+    /// event index (the last holder closing), else one reserved ahead.
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &self,
+        guard: &WriterGuard<'_>,
+        base: &Record,
+        raw: u64,
+        after: &NamespaceState,
+        user_change: Option<Uuid>,
+        exact: bool,
+        synced: &mut Synced,
+        faults: &mut Vec<Error>,
+    ) {
+        let in_step = base.generation != 0
+            && base.stored_gen == base.generation
+            && coord::gen_of(raw) == base.generation
+            && !coord::is_frozen(raw);
+        let index = after.session.as_ref().map_or(0, |s| s.event_index);
+        let same_session = matches!(
+            (&base.state.session, &after.session),
+            (Some(old), Some(new)) if old.id == new.id
+        );
+        if in_step && *after == base.state && user_change.is_none() && !exact {
+            self.coord.publish(
+                guard,
+                base.generation,
+                coord::index_of(raw),
+                self.coord.last_activity(self.slot),
+            );
+            synced.generation = base.generation;
+            synced.reserved = base.reserved;
+            return;
+        }
+        let generation = coord::next_gen(base.generation.max(coord::gen_of(raw)));
+        let reserved = if exact {
+            index
+        } else if same_session && index <= base.reserved {
+            base.reserved
+        } else {
+            index.saturating_add(RESERVE_BLOCK).min(MAX_INDEX)
+        };
+        let mut stored = after.clone();
+        if let Some(session) = stored.session.as_mut() {
+            session.event_index = reserved;
+        }
+        let text = state::encode_at(&stored, generation);
+        let user_text = user_change.map(|u| u.to_string());
+        let saved = lock(&self.store).save(user_text.as_deref(), &self.namespace, &text);
+        let stored_gen = match saved {
+            Ok(()) => generation,
+            Err(err) => {
+                // The coordination file still holds it: a kill loses nothing; SQLite gets
+                // it with the next write that succeeds.
+                faults.push(Error::new(
+                    err.kind,
+                    format!("store write failed: {}", err.message),
+                ));
+                base.stored_gen
+            }
+        };
+        if let Some(user) = user_change {
+            match self.coord.set_user(user) {
+                Ok(seq) => synced.user_seq = seq,
+                Err(err) => faults.push(err),
+            }
+        }
+        let record = Record {
+            generation,
+            state: after.clone(),
+            reserved,
+            stored_gen,
+        };
+        self.coord.write_record(guard, &record);
+        let activity = after.session.as_ref().map_or(0, |s| s.last_activity);
+        self.coord.publish(guard, generation, index, activity);
+        synced.generation = generation;
+        synced.reserved = reserved;
+    }
+
+    /// The handle closes: the last holder leaves SQLite the exact state; then it no longer
+    /// holds the namespace.
+    pub fn close(&self, engine: &mut Engine, synced: &mut Synced, faults: &mut Vec<Error>) {
+        if let Ok(guard) = self.coord.lock_writer(self.slot) {
+            if !self.coord.shared_with_others(self.slot) {
+                let raw = self.coord.freeze(&guard);
+                let base = self.current(&guard, raw, engine, faults);
+                let exact = base.state.session.as_ref().map(|s| s.event_index);
+                let needs_write =
+                    base.stored_gen != base.generation || exact != Some(base.reserved);
+                let state = base.state.clone();
+                if needs_write && base.state.session.is_some() {
+                    self.commit(&guard, &base, raw, &state, None, true, synced, faults);
+                } else {
+                    self.commit(&guard, &base, raw, &state, None, false, synced, faults);
+                }
+            }
+            self.coord.release(self.slot);
+            drop(guard);
+        } else {
+            self.coord.release(self.slot);
+        }
+        if let Err(err) = lock(&self.store).flush() {
+            faults.push(err);
+        }
+    }
+
+    /// Stops holding the namespace without writing anything (a stand-in for a kill).
+    pub fn abandon(&self) {
+        self.coord.release(self.slot);
+    }
+
+    /// The coordination file's path changed hands (deleted or replaced while held).
+    pub fn file_replaced(&self) -> bool {
+        self.coord.replaced()
+    }
+}
+
+/// `now`, moved up to `activity` when it reads at most `allowance` behind it: another
+/// process's clock running a little ahead is not a clock set back.
+fn meet(now: i64, activity: i64, allowance: i64) -> i64 {
+    if now < activity && activity - now <= allowance {
+        activity
+    } else {
+        now
+    }
+}
