@@ -227,6 +227,8 @@ impl Tracker {
                 state: found.persisted,
                 state_unreadable: found.state_unreadable,
             };
+            // Read before any lock: a host's clock may call sesh again.
+            let now = read_clock(clock.as_ref())?;
             let clock_ref = clock.as_ref();
             let notices_ref = &mut notices;
             let opened = Shared::open(
@@ -235,10 +237,16 @@ impl Tracker {
                 persisted,
                 &mut faults,
                 Box::new(move |known, first, user| {
+                    let mut now = now;
                     if let Some(session) = known.as_ref().and_then(|s| s.session.as_ref()) {
+                        // The system clock absorbs its jitter; no host code runs here.
                         clock_ref.not_before(session.last_activity);
+                        now = crate::sync::shared::meet(
+                            now,
+                            session.last_activity,
+                            clock_ref.allowance_ms(),
+                        );
                     }
-                    let now = read_clock(clock_ref)?;
                     match (first, known) {
                         (false, Some(state)) => {
                             Engine::join(config, ids, storage, user, state, notices_ref)

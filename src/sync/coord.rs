@@ -59,6 +59,8 @@ const S_IDENTITY: usize = 8;
 const S_NAME_HASH: usize = 9;
 const S_NAME: usize = 10; // 16 words: the name's first 128 bytes
 const NAME_PREFIX: usize = 128;
+/// A checksum of the identity words: a damaged identity frees its slot.
+const S_IDENTITY_CHECK: usize = 26;
 const S_COPIES: [usize; 2] = [32, 60];
 const CLAIMED: u64 = 1 << 63;
 
@@ -201,6 +203,12 @@ impl CoordFile {
         if let Ok(meta) = std::fs::metadata(&path) {
             use std::os::unix::fs::MetadataExt;
             if let Some(file) = files.get(&(meta.dev(), meta.ino())).and_then(Weak::upgrade) {
+                if meta.len() < FILE_SIZE as u64 {
+                    return Err(Error::store(format!(
+                        "the coordination file {} was cut short while this process uses it",
+                        file.path.display()
+                    )));
+                }
                 return Ok((file, Attached::default()));
             }
         }
@@ -448,7 +456,14 @@ impl CoordFile {
         let mut free = None;
         for slot in 0..SLOTS {
             let identity = self.slot_word(slot, S_IDENTITY).load(Ordering::Acquire);
-            if identity & CLAIMED == 0 {
+            let damaged = identity & CLAIMED != 0
+                && self
+                    .slot_word(slot, S_IDENTITY_CHECK)
+                    .load(Ordering::Acquire)
+                    != self.identity_check(slot)
+                && *lock(&self.slots[slot].holders) == 0
+                && !self.held_elsewhere(slot);
+            if identity & CLAIMED == 0 || damaged {
                 free.get_or_insert(slot);
                 continue;
             }
@@ -479,7 +494,16 @@ impl CoordFile {
             .store(hash, Ordering::Relaxed);
         self.slot_word(slot, S_IDENTITY)
             .store(CLAIMED | bytes.len() as u64, Ordering::Release);
+        self.slot_word(slot, S_IDENTITY_CHECK)
+            .store(self.identity_check(slot), Ordering::Release);
         Ok(slot)
+    }
+
+    fn identity_check(&self, slot: usize) -> u64 {
+        let words: Vec<u64> = (S_IDENTITY..S_IDENTITY_CHECK)
+            .map(|i| self.slot_word(slot, i).load(Ordering::Acquire))
+            .collect();
+        mix(&words)
     }
 
     fn name_prefix(&self, slot: usize) -> Vec<u8> {
@@ -732,12 +756,14 @@ fn name_hash(name: &str) -> u64 {
 }
 
 fn checksum(words: &[u64]) -> u64 {
-    words[R_GEN..R_CHECKSUM]
-        .iter()
-        .fold(0x9e37_79b9_7f4a_7c15u64, |hash, &word| {
-            let mixed = (hash ^ word).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            mixed ^ (mixed >> 31)
-        })
+    mix(&words[R_GEN..R_CHECKSUM])
+}
+
+fn mix(words: &[u64]) -> u64 {
+    words.iter().fold(0x9e37_79b9_7f4a_7c15u64, |hash, &word| {
+        let mixed = (hash ^ word).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        mixed ^ (mixed >> 31)
+    })
 }
 
 fn encode_record(record: &Record) -> [u64; RECORD_WORDS] {

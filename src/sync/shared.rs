@@ -537,7 +537,7 @@ impl Shared {
 
 /// `now`, moved up to `activity` when it reads at most `allowance` behind it: another
 /// process's clock running a little ahead is not a clock set back.
-fn meet(now: i64, activity: i64, allowance: i64) -> i64 {
+pub fn meet(now: i64, activity: i64, allowance: i64) -> i64 {
     if now < activity && activity - now <= allowance {
         activity
     } else {
