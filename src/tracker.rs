@@ -385,11 +385,19 @@ impl Tracker {
                     let before = engine.state().clone();
                     let value = op(engine, now, &mut notices);
                     let user = engine.take_user_change();
+                    let changed = crate::sync::change(&before, engine.state());
                     let snapshot = policy.after(&before, engine.state(), user.is_some());
-                    if snapshot.is_some() || user.is_some() {
+                    // A call waits for the write its result depends on: its own, or the
+                    // one that covers its event index; a call that changed nothing waits
+                    // for none.
+                    required = if snapshot.is_some() || user.is_some() {
                         policy.required = writer.enqueue(user.map(|u| u.to_string()), snapshot);
-                    }
-                    required = policy.required;
+                        policy.required
+                    } else if changed == crate::sync::Change::None {
+                        0
+                    } else {
+                        policy.required
+                    };
                     value
                 }
                 _ => unreachable!("a tracker's write path and its progress are made together"),
