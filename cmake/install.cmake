@@ -86,6 +86,8 @@ install(FILES "${CMAKE_CURRENT_BINARY_DIR}/sesh.pc"
 # static and the shared target, the C++ wrapper, and pkg-config when it is installed).
 find_program(SESH_PKG_CONFIG NAMES pkg-config pkgconf)
 find_program(SESH_READELF readelf)
+sesh_require(pkgconfig "${SESH_PKG_CONFIG}" "pkg-config (apt-get install -y pkg-config)")
+sesh_require(readelf "${SESH_READELF}" "readelf (apt-get install -y binutils)")
 add_test(NAME package_consumer
   COMMAND ${CMAKE_COMMAND}
     -DSESH_BUILD_DIR=${CMAKE_BINARY_DIR}
