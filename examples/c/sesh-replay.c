@@ -1209,6 +1209,7 @@ static bool run_proc_line(const char *line) {
             buf_free(&message);
         }
 #else
+        (void)rest;
         if (!(strcmp(op, "kill") == 0 && !more)) {
             line_proc = proc_name;
             print_status_only(op, &t, SESH_STATUS_UNSUPPORTED);
