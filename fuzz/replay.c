@@ -14,6 +14,9 @@
  *                      directory, whatever path the scenario names (one of 4 names chosen by
  *                      the path's hash, wiped before every input), so that a fuzzed scenario
  *                      never writes outside it.
+ * Named processes (`T @NAME OP` lines) would fork and exec this harness: it defines
+ * SESH_REPLAY_NO_PROCS, so that sesh-replay.c answers such lines with status "unsupported"
+ * (their reading is still fuzzed: the name, the operation, `@NAME kill`).
  * sesh-replay.c uses examples/c/file_store.c for `store custom PATH`: when it does, fuzz/run
  * defines SESH_FUZZ_FILE_STORE and that file is included too, its fopen and rename confined
  * to the same temporary directory (so its reader also meets files sesh's SQLite store wrote).
@@ -377,6 +380,7 @@ static ssize_t fuzz_getline(char **restrict line, size_t *restrict cap, FILE *re
 
 /* ----- sesh-replay itself ---------------------------------------------------------------- */
 
+#define SESH_REPLAY_NO_PROCS
 #define main sesh_replay_main
 #define _exit fuzz_exit
 #define getline fuzz_getline

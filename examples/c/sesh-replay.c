@@ -1,15 +1,22 @@
 /*
  * sesh-replay: plays a session timeline against sesh, through the C ABI only.
  *
- * Reads a scenario (one operation a line, see /work/shared/REPLAY.md) from FILE or stdin,
- * runs each operation on a virtual clock that reads the line's time, and prints one JSON
- * object a line with what the library returned: its status, the entity and lifecycle event
- * JSON verbatim, and what the session start/end callbacks received during the operation.
- * It shows a person what sesh does with a timeline, and lets any test check SPEC.md
- * without knowing the API (tests/scenarios/check.py compares its output with the
- * scenarios' .expected files).
+ * Reads a scenario (one operation a line; the format is described in docs/replay.md) from
+ * FILE or stdin, runs each operation on a virtual clock that reads the line's time, and
+ * prints one JSON object a line with what the library returned: its status, the entity and
+ * lifecycle event JSON verbatim, and what the session start/end callbacks received during
+ * the operation. It shows a person what sesh does with a timeline, and lets any test check
+ * the behaviour contract without knowing the API (tests/scenarios/check.py compares its
+ * output with the scenarios' .expected files and checks their inline assertions).
  *
  *     sesh-replay [FILE]
+ *
+ * `T @NAME OP ...` runs OP in a named process: a fresh exec of this program (its own path,
+ * as /proc/self/exe names it, else argv[0]) started in a hidden mode by the first line that
+ * names it, with a handle, options, store and virtual clock of its own. The driver hands it
+ * each of its lines over a pipe and waits for the answer (the output line, or a bare
+ * acknowledgement for lines that print nothing) before it reads the next line, so every
+ * line runs in file order.
  *
  * Choices the format leaves open, made here:
  *   - A line whose time or operation cannot be read, that has extra or malformed arguments,
@@ -30,9 +37,21 @@
  *   - `get` has status "ok" when the handle answered (a missing session shows as nulls),
  *     else the library's status (e.g. "closed", every field null).
  *   - The library's log messages go to stderr; stdout carries only the JSON lines.
+ *   - Named processes: a line `T @NAME` with no operation prints "invalid_argument" (with
+ *     "proc") and starts nothing. A second token that starts with `@` but whose name is
+ *     empty or holds anything but ASCII letters and digits, or a `@NAME` line whose time
+ *     cannot be read, is an unknown operation of the driver's own ("op" is that token, no
+ *     "proc"). Inside a named process another `@NAME` is an unknown operation too.
+ *     `T @NAME kill` of a process that is not running does nothing. A named process that
+ *     dies before it answers a line (a crash, a kill from outside, an exec that failed)
+ *     makes that line print status "panic" with null entity, event and callbacks, and a
+ *     note on stderr; the process then counts as ended, so the next line naming it starts
+ *     a fresh one. At the end of the input every running named process closes its handle
+ *     and exits, in the order the processes were started.
  *
- * Exit status: 0 when the scenario was read to its end (whatever the library answered),
- * 1 when FILE cannot be read, 2 on a usage error or when memory runs out.
+ * Exit status: 0 when the scenario was read to its end (whatever the library answered, and
+ * whatever became of the named processes), 1 when FILE cannot be read, 2 on a usage error
+ * or when memory runs out.
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -48,6 +67,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Named processes (`T @NAME OP`) need fork, exec and pipes. A build that defines
+ * SESH_REPLAY_NO_PROCS (the fuzz harness, which runs this program inside its own process)
+ * answers every `@NAME` line with status "unsupported" instead. */
+#ifndef SESH_REPLAY_NO_PROCS
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#endif
 
 /* ----- growable text ------------------------------------------------------------------ */
 
@@ -215,6 +244,11 @@ static void buf_add_raw_or_null(Buf *b, const char *json) {
 /* The current line's time: what the injected clock reads. */
 static int64_t virtual_now;
 
+/* The process name printed as "proc" on the next output line: in a named process its own
+ * NAME for every line, in the driver the name of a process it answers for (a line it could
+ * not hand over), else NULL. */
+static const char *line_proc;
+
 static int64_t replay_clock(void *user_data) {
     (void)user_data;
     return virtual_now;
@@ -247,8 +281,9 @@ static void on_session_end(void *user_data, const char *json) {
 
 static void on_log(void *user_data, int32_t level, const char *message) {
     (void)user_data;
-    fprintf(stderr, "sesh-replay: log level %d at t=%lld: %s\n", (int)level,
-            (long long)virtual_now, message != NULL ? message : "(null)");
+    fprintf(stderr, "sesh-replay: log level %d at t=%lld%s%s: %s\n", (int)level,
+            (long long)virtual_now, line_proc != NULL ? " in process " : "",
+            line_proc != NULL ? line_proc : "", message != NULL ? message : "(null)");
 }
 
 /* ----- status names -------------------------------------------------------------------- */
@@ -383,11 +418,15 @@ static bool parse_flag(const char *text, bool *out) {
 
 static Buf out;
 
-/* Starts a line: {"op":…,"t":…,"status":… */
+/* Starts a line: {"op":…,["proc":…,]"t":…,"status":… */
 static void line_begin(const char *op, const int64_t *t, SeshStatus status) {
     buf_clear(&out);
     buf_add(&out, "{\"op\":");
     buf_add_json_string(&out, op);
+    if (line_proc != NULL) {
+        buf_add(&out, ",\"proc\":");
+        buf_add_json_string(&out, line_proc);
+    }
     buf_add(&out, ",\"t\":");
     if (t != NULL) {
         buf_addf(&out, "%lld", (long long)*t);
@@ -425,14 +464,19 @@ static void print_result(const char *op, int64_t t, SeshStatus status, const cha
     line_end();
 }
 
-/* A line that could not be run. */
-static void print_invalid(const char *op, const int64_t *t) {
-    line_begin(op, t, SESH_STATUS_INVALID_ARGUMENT);
+/* A line with a status and nothing else (null entity and event, no callback). */
+static void print_status_only(const char *op, const int64_t *t, SeshStatus status) {
+    line_begin(op, t, status);
     line_results(NULL, NULL);
     if (strcmp(op, "open") == 0) {
         buf_add(&out, ",\"fault\":null");
     }
     line_end();
+}
+
+/* A line that could not be run. */
+static void print_invalid(const char *op, const int64_t *t) {
+    print_status_only(op, t, SESH_STATUS_INVALID_ARGUMENT);
 }
 
 /* ----- operations ---------------------------------------------------------------------- */
@@ -774,7 +818,412 @@ static void op_store(char **args, int nargs) {
     }
 }
 
+/* ----- named processes ------------------------------------------------------------------ */
+
+/* The hidden first argument that makes this program a named process: it then reads lines
+ * from stdin (the driver's pipe), runs each with its own handle, and after each line's
+ * output (if any) writes an empty line, the acknowledgement the driver waits for. */
+#define CHILD_FLAG "--sesh-replay-process"
+
+/* True in a named process: `@NAME` lines are then unknown operations, and `kill` is the
+ * driver's to carry out (it never sends one). */
+static bool in_child;
+
+/* A NAME: one or more ASCII letters and digits, the n bytes at text. */
+static bool valid_proc_name(const char *text, size_t n) {
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The next whitespace-separated token from *p: its start, and its length (0 at the end). */
+static size_t next_token(const char **p, const char **start) {
+    const char *q = *p;
+    while (*q != '\0' && is_space(*q)) {
+        q++;
+    }
+    *start = q;
+    while (*q != '\0' && !is_space(*q)) {
+        q++;
+    }
+    *p = q;
+    return (size_t)(q - *start);
+}
+
+static char *copy_n(const char *text, size_t n) {
+    char *copy = malloc(n + 1);
+    if (copy == NULL) {
+        die_oom();
+    }
+    memcpy(copy, text, n);
+    copy[n] = '\0';
+    return copy;
+}
+
+#ifndef SESH_REPLAY_NO_PROCS
+
+typedef struct {
+    char *name;
+    pid_t pid;        /* 0: not running */
+    int to_child;     /* the write end of the child's stdin */
+    FILE *from_child; /* the read end of the child's stdout */
+} Proc;
+
+static Proc *procs; /* in the order they were first named */
+static size_t proc_count, proc_cap;
+/* What to exec for a named process, found before the first line is read: this program's
+ * path, or argv[0] (searched in PATH when it names no directory). */
+static char *self_path;
+static bool self_search_path;
+static Buf child_reply; /* one line read back from a child */
+
+static void find_self(const char *argv0) {
+    size_t cap = 256;
+    for (;;) {
+        char *path = malloc(cap);
+        if (path == NULL) {
+            die_oom();
+        }
+        ssize_t n = readlink("/proc/self/exe", path, cap);
+        if (n > 0 && (size_t)n < cap) {
+            path[n] = '\0';
+            self_path = path;
+            return;
+        }
+        free(path);
+        if (n < 0 || cap >= 65536) {
+            break; /* no /proc (not Linux): argv[0] below */
+        }
+        cap *= 2;
+    }
+    self_path = copy_string(argv0 != NULL ? argv0 : "sesh-replay");
+    self_search_path = strchr(self_path, '/') == NULL;
+}
+
+static Proc *find_proc(const char *name, size_t n) {
+    for (size_t i = 0; i < proc_count; i++) {
+        if (strlen(procs[i].name) == n && memcmp(procs[i].name, name, n) == 0) {
+            return &procs[i];
+        }
+    }
+    if (proc_count == proc_cap) {
+        size_t cap = proc_cap ? proc_cap * 2 : 4;
+        Proc *grown = realloc(procs, cap * sizeof *grown);
+        if (grown == NULL) {
+            die_oom();
+        }
+        procs = grown;
+        proc_cap = cap;
+    }
+    Proc *p = &procs[proc_count++];
+    p->name = copy_n(name, n);
+    p->pid = 0;
+    p->to_child = -1;
+    p->from_child = NULL;
+    return p;
+}
+
+static void wait_for(pid_t pid, int *status) {
+    int ignored;
+    while (waitpid(pid, status != NULL ? status : &ignored, 0) < 0 && errno == EINTR) {
+    }
+}
+
+/* Closes the driver's ends of p's pipes and reaps it; p is then not running. */
+static void proc_reap(Proc *p, int *status) {
+    if (p->to_child >= 0) {
+        close(p->to_child);
+        p->to_child = -1;
+    }
+    if (p->from_child != NULL) {
+        fclose(p->from_child);
+        p->from_child = NULL;
+    }
+    wait_for(p->pid, status);
+    p->pid = 0;
+}
+
+static void set_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0) {
+        fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+}
+
+/* Starts p as a fresh exec of this program. False when no pipe or process could be made. */
+static bool proc_start(Proc *p) {
+    static bool sigpipe_ignored;
+    if (!sigpipe_ignored) {
+        /* A child that died while its pipe is written must not kill the driver. */
+        struct sigaction ignore;
+        memset(&ignore, 0, sizeof ignore);
+        ignore.sa_handler = SIG_IGN;
+        sigemptyset(&ignore.sa_mask);
+        sigaction(SIGPIPE, &ignore, NULL);
+        sigpipe_ignored = true;
+    }
+    int to[2], from[2];
+    if (pipe(to) != 0) {
+        return false;
+    }
+    if (pipe(from) != 0) {
+        close(to[0]);
+        close(to[1]);
+        return false;
+    }
+    /* Every end closes at exec, so that no other child holds this one's pipes open (which
+     * would keep it from seeing the end of its input); dup2 below clears the flag on the
+     * child's stdin and stdout. */
+    set_cloexec(to[0]);
+    set_cloexec(to[1]);
+    set_cloexec(from[0]);
+    set_cloexec(from[1]);
+    char *child_argv[] = {self_path, CHILD_FLAG, p->name, NULL};
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(to[0]);
+        close(to[1]);
+        close(from[0]);
+        close(from[1]);
+        return false;
+    }
+    if (pid == 0) {
+        /* Only async-signal-safe calls until exec. */
+        struct sigaction dflt;
+        memset(&dflt, 0, sizeof dflt);
+        dflt.sa_handler = SIG_DFL;
+        sigemptyset(&dflt.sa_mask);
+        sigaction(SIGPIPE, &dflt, NULL);
+        if ((to[0] == 0 ? fcntl(0, F_SETFD, 0) : dup2(to[0], 0)) < 0 ||
+            (from[1] == 1 ? fcntl(1, F_SETFD, 0) : dup2(from[1], 1)) < 0) {
+            _exit(127);
+        }
+        if (self_search_path) {
+            execvp(self_path, child_argv);
+        } else {
+            execv(self_path, child_argv);
+        }
+        static const char failed[] = "sesh-replay: cannot exec a named process\n";
+        ssize_t ignored = write(2, failed, sizeof failed - 1);
+        (void)ignored;
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    p->pid = pid;
+    p->to_child = to[1];
+    p->from_child = fdopen(from[0], "r");
+    if (p->from_child == NULL) {
+        close(from[0]);
+        kill(pid, SIGKILL);
+        proc_reap(p, NULL);
+        return false;
+    }
+    return true;
+}
+
+static bool write_all(int fd, const char *data, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, data, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        data += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Reads one line from the child into child_reply (newline included). False at its end. */
+static bool read_reply(Proc *p) {
+    buf_clear(&child_reply);
+    int c;
+    while ((c = getc(p->from_child)) != EOF) {
+        char byte = (char)c;
+        buf_add_n(&child_reply, &byte, 1);
+        if (c == '\n') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The process died before it answered: note it, reap it, print the line as "panic". */
+static void proc_died(Proc *p, const char *op, int64_t t) {
+    int status = 0;
+    pid_t pid = p->pid;
+    proc_reap(p, &status);
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "sesh-replay: process %s (pid %ld) died at t=%lld: signal %d\n",
+                p->name, (long)pid, (long long)t, WTERMSIG(status));
+    } else {
+        fprintf(stderr, "sesh-replay: process %s (pid %ld) ended at t=%lld: exit status %d\n",
+                p->name, (long)pid, (long long)t, WEXITSTATUS(status));
+    }
+    buf_clear(&callbacks);
+    line_proc = p->name;
+    print_status_only(op, &t, SESH_STATUS_PANIC);
+    line_proc = NULL;
+}
+
+/* Hands `message` (one line, newline included) to p, started first when it is not
+ * running, and copies its output line, if any, to stdout once it has acknowledged. */
+static void proc_run(Proc *p, const char *op, int64_t t, const char *message, size_t n) {
+    if (p->pid == 0 && !proc_start(p)) {
+        fprintf(stderr, "sesh-replay: cannot start process %s: %s\n", p->name,
+                strerror(errno));
+        buf_clear(&callbacks);
+        line_proc = p->name;
+        print_status_only(op, &t, SESH_STATUS_PANIC);
+        line_proc = NULL;
+        return;
+    }
+    if (!write_all(p->to_child, message, n)) {
+        proc_died(p, op, t);
+        return;
+    }
+    for (;;) {
+        if (!read_reply(p)) {
+            proc_died(p, op, t);
+            return;
+        }
+        if (strcmp(child_reply.data, "\n") == 0) {
+            return; /* the acknowledgement */
+        }
+        fwrite(child_reply.data, 1, child_reply.len, stdout);
+        fflush(stdout);
+    }
+}
+
+static void proc_kill(Proc *p) {
+    if (p->pid != 0) {
+        kill(p->pid, SIGKILL);
+        proc_reap(p, NULL);
+    }
+}
+
+/* `T kill`: every named process is killed first. */
+static void procs_kill_all(void) {
+    for (size_t i = 0; i < proc_count; i++) {
+        proc_kill(&procs[i]);
+    }
+}
+
+/* The end of the input: each running process reads the end of its own, closes its handle
+ * and exits; its output is read to the end (it prints nothing more). */
+static void procs_close_all(void) {
+    for (size_t i = 0; i < proc_count; i++) {
+        Proc *p = &procs[i];
+        if (p->pid == 0) {
+            continue;
+        }
+        close(p->to_child);
+        p->to_child = -1;
+        while (read_reply(p)) {
+        }
+        proc_reap(p, NULL);
+    }
+}
+
+static void procs_free(void) {
+    procs_close_all();
+    for (size_t i = 0; i < proc_count; i++) {
+        free(procs[i].name);
+    }
+    free(procs);
+    procs = NULL;
+    proc_count = proc_cap = 0;
+    free(self_path);
+    self_path = NULL;
+    buf_free(&child_reply);
+}
+
+#else /* SESH_REPLAY_NO_PROCS */
+
+static void procs_kill_all(void) {
+}
+
+static void procs_free(void) {
+}
+
+#endif
+
+/* A line `T @NAME ...` of the driver: runs it in process NAME and returns true, or returns
+ * false when the line is no such line (no `@` second token, a NAME that is not letters and
+ * digits, an unreadable time), which then runs as an ordinary line. The line is left as
+ * it was. */
+static bool run_proc_line(const char *line) {
+    const char *p = line;
+    const char *time_text, *name, *op_text;
+    size_t time_len = next_token(&p, &time_text);
+    size_t name_len = next_token(&p, &name);
+    if (time_len == 0 || name_len == 0 || name[0] != '@' ||
+        !valid_proc_name(name + 1, name_len - 1)) {
+        return false;
+    }
+    char *time_copy = copy_n(time_text, time_len);
+    int64_t t = 0;
+    bool time_ok = parse_int64(time_copy, &t);
+    free(time_copy);
+    if (!time_ok) {
+        return false;
+    }
+    virtual_now = t;
+    const char *rest = p; /* everything after the name: the operation and its arguments */
+    size_t op_len = next_token(&p, &op_text);
+    const char *after_op;
+    bool more = next_token(&p, &after_op) > 0;
+    char *op = copy_n(op_text, op_len);
+    char *proc_name = copy_n(name + 1, name_len - 1);
+    buf_clear(&callbacks);
+    if (op_len == 0) {
+        line_proc = proc_name;
+        print_invalid("", &t);
+        line_proc = NULL;
+    } else {
+#ifndef SESH_REPLAY_NO_PROCS
+        Proc *proc = find_proc(name + 1, name_len - 1);
+        if (strcmp(op, "kill") == 0 && !more) {
+            proc_kill(proc);
+        } else {
+            /* The process gets the line without its name: "TIME OP ARGS...\n". */
+            Buf message = {0};
+            buf_add_n(&message, time_text, time_len);
+            buf_add(&message, rest);
+            if (message.len == 0 || message.data[message.len - 1] != '\n') {
+                buf_add(&message, "\n");
+            }
+            proc_run(proc, op, t, message.data, message.len);
+            buf_free(&message);
+        }
+#else
+        (void)rest;
+        if (!(strcmp(op, "kill") == 0 && !more)) {
+            line_proc = proc_name;
+            print_status_only(op, &t, SESH_STATUS_UNSUPPORTED);
+            line_proc = NULL;
+        }
+#endif
+    }
+    free(op);
+    free(proc_name);
+    return true;
+}
+
 static void cleanup(void) {
+    procs_free();
     sesh_handle_free(handle);
     handle = NULL;
     config_reset();
@@ -785,6 +1234,9 @@ static void cleanup(void) {
 
 /* Runs one line of the scenario. */
 static void run_line(char *line) {
+    if (!in_child && run_proc_line(line)) {
+        return;
+    }
     char *tokens[MAX_TOKENS + 1];
     int count = tokenize(line, tokens);
     if (count == 0 || tokens[0][0] == '#') {
@@ -826,6 +1278,7 @@ static void run_line(char *line) {
     } else if (strcmp(op, "store") == 0) {
         op_store(args, nargs);
     } else if (strcmp(op, "kill") == 0 && nargs == 0) {
+        procs_kill_all();
         fflush(stdout);
         _exit(0);
     } else if (strcmp(op, "track") == 0) {
@@ -870,19 +1323,33 @@ static void run_line(char *line) {
 
 int main(int argc, char **argv) {
     FILE *input = stdin;
+#ifndef SESH_REPLAY_NO_PROCS
+    if (argc == 3 && strcmp(argv[1], CHILD_FLAG) == 0 &&
+        valid_proc_name(argv[2], strlen(argv[2]))) {
+        /* A named process: the driver's lines on stdin, acknowledged one by one. */
+        in_child = true;
+        line_proc = argv[2];
+    } else
+#endif
     if (argc > 2 || (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
                                    strcmp(argv[1], "--help") == 0))) {
         fprintf(stderr, "usage: %s [FILE]   (reads the scenario from stdin without FILE)\n",
                 argv[0]);
         return argc > 2 ? 2 : 0;
     }
-    if (argc == 2 && strcmp(argv[1], "-") != 0) {
+    if (argc == 2 && !in_child && strcmp(argv[1], "-") != 0) {
         input = fopen(argv[1], "r");
         if (input == NULL) {
             fprintf(stderr, "sesh-replay: cannot read %s: %s\n", argv[1], strerror(errno));
             return 1;
         }
     }
+
+#ifndef SESH_REPLAY_NO_PROCS
+    if (!in_child) {
+        find_self(argv[0]);
+    }
+#endif
 
     char *line = NULL;
     size_t cap = 0;
@@ -896,6 +1363,11 @@ int main(int argc, char **argv) {
             }
         }
         run_line(line);
+        if (in_child) {
+            /* Done with this line: the driver may go on. */
+            fputs("\n", stdout);
+            fflush(stdout);
+        }
     }
     bool read_error = ferror(input) != 0;
     free(line);

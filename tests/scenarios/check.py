@@ -1,26 +1,58 @@
 #!/usr/bin/env python3
-"""Runs sesh-replay scenarios and compares their output with the expected files.
+"""Runs sesh-replay scenarios, checks their inline assertions, compares their output.
 
 A scenario is NAME.txt, optionally followed by NAME.run2.txt, NAME.run3.txt, ...: the runs
 are played one after the other by separate sesh-replay processes in one temporary working
 directory (so that a store file written by one run is there for the next). Their outputs,
 put together, are checked and then compared with NAME.expected:
 
-  * every line must be a JSON object of the shape REPLAY.md gives;
+  * every line must be a JSON object of the shape docs/replay.md gives (with "proc" right
+    after "op" on the lines of a named process);
   * every "entity" and every session_start callback's "data" must be a valid
-    client_session 1-0-2 self-describing JSON (SPEC.md §2), every lifecycle "event" a
-    valid application_background / application_foreground event (SPEC.md §4), and every
-    session_end callback's "data" a summary of SPEC.md §6;
+    client_session 1-0-2 self-describing JSON, every lifecycle "event" a valid
+    application_background / application_foreground event, and every session_end
+    callback's "data" a session-end summary (the contract's fields and reasons);
+  * every inline assertion (below) must hold;
   * UUIDs are replaced, in order of first appearance, by <id1>, <id2>, ... (the same UUID
     always by the same placeholder); the nil UUID stays as it is;
   * the normalized text must equal NAME.expected.
 
-    check.py [--replay PATH] [--wrapper "CMD ARGS"] [--update] [SCENARIO.txt | DIR ...]
+Inline assertions. A comment line `#= ASSERTION` states a rule about the output line of
+the nearest operation line above it (the line it follows, comments and blank lines
+skipped), so that a regenerated .expected file cannot hide a wrong value:
 
-With no scenario, every scenario next to this script is checked. --update writes the
-expected files instead of comparing (validation errors still fail): read every changed
-line against SPEC.md before keeping it, since the expected files are the assertions.
-Standard library only.
+    #= PATH == VALUE      also !=, <, <=, >, >= (numbers)
+    #= PATH -> @NAME      captures the value as @NAME, for this scenario's later lines
+                          and runs; VALUE may then be @NAME
+
+  PATH walks the output line's JSON: keys separated by dots, list items by [N] (from 0),
+  every item of a list by [*] (the value is then the list of what each item gives). A key
+  that a self-describing object (one with "schema" and "data") does not have is looked up
+  in its "data", so `entity.sessionIndex` is `entity.data.sessionIndex` and
+  `callbacks[1].data.sessionIndex` reads the started session's entity. VALUE is JSON
+  (`2`, `"timeout"`, `null`, `true`, `[]`) or a capture. Examples:
+
+    #= entity.sessionIndex == 2
+    #= entity.sessionId -> @s1
+    #= entity.previousSessionId == @s1
+    #= callbacks[*].kind == ["session_end", "session_start"]
+    #= callbacks[0].data.reason == "timeout"
+    #= status == "no_session"
+    #= session_index == null
+
+  A failing assertion names the scenario file, its line and the actual value. An assertion
+  after a line that prints nothing (config, store, kill) or that never runs (after `kill`)
+  is itself an error.
+
+    check.py [--replay PATH] [--wrapper "CMD ARGS"] [--update | --assertions-only]
+             [SCENARIO.txt | DIR ...]
+
+With no scenario, every scenario next to this script is checked (not those in pending/,
+which state rules the engine does not keep yet: check them with --assertions-only, which
+validates the output and checks the assertions but compares with no .expected file). --update writes the
+expected files instead of comparing, but only for scenarios whose output is valid and
+whose assertions hold: read every changed line against the behaviour contract before
+keeping it. Standard library only.
 """
 
 import argparse
@@ -45,7 +77,7 @@ NIL_UUID = "00000000-0000-0000-0000-000000000000"
 # What normalization replaces: any UUID-looking text, in any case, so that an upper-case id
 # gets a placeholder of its own (and fails the lower-case check below anyway).
 ANY_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# What the schema's userId pattern accepts, and what SPEC.md requires of every id.
+# What the schema's userId pattern accepts, and what the contract requires of every id.
 LOWER_UUID = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 MAX_INDEX = 2147483647
@@ -72,6 +104,8 @@ GET_KEYS = [
     "first_event_id", "first_event_timestamp", "last_fault",
 ]
 RUN_SUFFIX = re.compile(r"\.run(\d+)\.txt$")
+# A named process of `T @NAME OP ...` lines.
+PROC_NAME = re.compile(r"^[A-Za-z0-9]+$")
 
 
 class Invalid(Exception):
@@ -117,7 +151,7 @@ def check_iso_time(where, value, nullable=False):
 
 
 def check_session_entity(where, entity):
-    """A client_session 1-0-2 self-describing JSON, as SPEC.md §2 writes it."""
+    """A client_session 1-0-2 self-describing JSON, every key present."""
     check_keys(where, entity, ["schema", "data"])
     if entity["schema"] != CLIENT_SESSION_SCHEMA:
         raise Invalid(f"{where}: schema is {entity['schema']!r}")
@@ -144,7 +178,7 @@ def check_session_entity(where, entity):
 
 
 def check_lifecycle_event(where, event, op):
-    """An application_background / application_foreground event (SPEC.md §4)."""
+    """An application_background / application_foreground event."""
     check_keys(where, event, ["schema", "data"])
     if event["schema"] == BACKGROUND_SCHEMA:
         key, expected_op = "backgroundIndex", "background"
@@ -159,7 +193,7 @@ def check_lifecycle_event(where, event, op):
 
 
 def check_summary(where, summary):
-    """A session-end summary (SPEC.md §6)."""
+    """A session-end summary."""
     check_keys(where, summary, SUMMARY_KEYS)
     check_uuid(where + ".sessionId", summary["sessionId"])
     check_index(where + ".sessionIndex", summary["sessionIndex"], minimum=1)
@@ -195,6 +229,14 @@ def check_line(where, line):
     op = obj.get("op")
     if not isinstance(op, str):
         raise Invalid(f"{where}: no op")
+    head = ["op"]
+    if "proc" in obj:
+        # A named process's line: "proc" right after "op".
+        if not isinstance(obj["proc"], str) or not PROC_NAME.match(obj["proc"]):
+            raise Invalid(f"{where}.proc: not a process name: {obj['proc']!r}")
+        head = ["op", "proc"]
+        if list(obj)[:2] != head:
+            raise Invalid(f"{where}: \"proc\" is not right after \"op\": {list(obj)}")
     if not (is_int(obj.get("t")) or obj.get("t") is None):
         raise Invalid(f"{where}: t is {obj.get('t')!r}")
     check_status(where + ".status", obj.get("status"))
@@ -202,7 +244,7 @@ def check_line(where, line):
         # These print nothing, unless the line itself could not be read.
         raise Invalid(f"{where}: {op} prints nothing")
 
-    if op == "get" and list(obj) == GET_KEYS:
+    if op == "get" and list(obj) == head + GET_KEYS[1:]:
         check_uuid(where + ".user_id", obj["user_id"], nullable=obj["status"] != "ok")
         for key in ("session_id", "previous_session_id", "first_event_id"):
             check_uuid(f"{where}.{key}", obj[key], nullable=True)
@@ -221,7 +263,7 @@ def check_line(where, line):
             raise Invalid(f"{where}: some session fields are null and others not")
         return
 
-    keys = ["op", "t", "status", "entity", "event", "callbacks"]
+    keys = head + ["t", "status", "entity", "event", "callbacks"]
     if op == "open":
         keys.append("fault")
     if list(obj) != keys:
@@ -243,6 +285,213 @@ def check_line(where, line):
             check_summary(at + ".data", callback["data"])
         else:
             raise Invalid(f"{at}.kind: {callback['kind']!r}")
+
+
+# ----- inline assertions ----------------------------------------------------------------------
+
+# C's isspace in the "C" locale: what sesh-replay splits a line on.
+SPACES = re.compile(r"[ \t\r\n\v\f]+")
+INT64 = re.compile(r"^-?[0-9]+$")
+PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:[0-9]+|\*)\])*"
+ASSERTION = re.compile(r"^#=\s*(?P<path>" + PATH + r")\s*(?P<op>==|!=|<=|>=|<|>|->)\s*"
+                       r"(?P<value>\S.*?)\s*$")
+PATH_STEP = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+|\*)\]")
+CAPTURE = re.compile(r"^@[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Step:
+    """One operation line of a run, as sesh-replay will treat it."""
+
+    def __init__(self, number, op, proc, t, prints, ends_run):
+        self.number, self.op, self.proc, self.t = number, op, proc, t
+        self.prints, self.ends_run = prints, ends_run
+        self.assertions = []  # (line number, text)
+
+
+def parse_int64(text):
+    if not INT64.match(text):
+        return None
+    value = int(text)
+    return value if -2**63 <= value < 2**63 else None
+
+
+def predict(number, line):
+    """The Step for one input line, or None for a comment or blank line: mirrors how
+    sesh-replay reads it (which lines print nothing, which end the run)."""
+    words = [w for w in SPACES.split(line) if w]
+    if not words or words[0].startswith("#"):
+        return None
+    t = parse_int64(words[0])
+    if t is None:
+        return Step(number, words[1] if len(words) > 1 else words[0], None, None, True, False)
+    if len(words) < 2:
+        return Step(number, "", None, t, True, False)
+    op, proc = words[1], None
+    if op.startswith("@") and PROC_NAME.match(op[1:]):
+        proc, words = op[1:], [words[0]] + words[2:]
+        if len(words) < 2:
+            return Step(number, "", proc, t, True, False)
+        op = words[1]
+        if op == "kill" and len(words) == 2:
+            return Step(number, op, proc, t, False, False)
+    elif op == "kill" and len(words) == 2:
+        return Step(number, op, None, t, False, True)
+    return Step(number, op, proc, t, op not in ("config", "store"), False)
+
+
+def read_steps(run):
+    """The steps of a run file, each with the assertions written under it; and the
+    problems found in the assertions' placement or syntax."""
+    steps, problems = [], []
+    name = os.path.basename(run)
+    with open(run, encoding="utf-8", errors="replace") as f:
+        lines = f.read().split("\n")
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip(" \t\r\v\f")
+        if stripped.startswith("#="):
+            if not steps:
+                problems.append(f"{name}:{number}: assertion before any operation line")
+            elif not ASSERTION.match(stripped):
+                problems.append(f"{name}:{number}: cannot read assertion `{stripped}`")
+            else:
+                steps[-1].assertions.append((number, stripped))
+            continue
+        step = predict(number, line)
+        if step is not None:
+            steps.append(step)
+    ended = False
+    for step in steps:
+        if step.assertions and (ended or not step.prints):
+            why = "never runs (after kill)" if ended else f"`{step.op}` prints nothing"
+            problems.append(f"{name}:{step.assertions[0][0]}: an assertion on line "
+                            f"{step.number}, which {why}")
+        ended = ended or step.ends_run
+    return steps, problems
+
+
+class PathError(Exception):
+    pass
+
+
+def short(value, limit=160):
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def walk(value, steps):
+    """The value at a parsed path; [*] maps the rest of the path over a list."""
+    for i, step in enumerate(steps):
+        if step == "*":
+            if not isinstance(value, list):
+                raise PathError(f"[*] on {short(value)}")
+            return [walk(item, steps[i + 1:]) for item in value]
+        if isinstance(step, int):
+            if not isinstance(value, list) or step >= len(value):
+                raise PathError(f"no item [{step}] in {short(value)}")
+            value = value[step]
+        elif isinstance(value, dict) and step in value:
+            value = value[step]
+        elif (isinstance(value, dict) and "schema" in value
+              and isinstance(value.get("data"), dict) and step in value["data"]):
+            value = value["data"][step]
+        else:
+            raise PathError(f"no key {step!r} in {short(value)}")
+    return value
+
+
+def parse_path(text):
+    steps = []
+    for key, index in PATH_STEP.findall(text):
+        if key:
+            steps.append(key)
+        else:
+            steps.append("*" if index == "*" else int(index))
+    return steps
+
+
+def same(a, b):
+    """JSON equality: 1 is not true, 1 is not 1.0, key order does not matter."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def evaluate(where, text, obj, captures):
+    """Checks one assertion on an output line; returns a problem, or None."""
+    match = ASSERTION.match(text)
+    op, value_text = match.group("op"), match.group("value")
+    try:
+        actual = walk(obj, parse_path(match.group("path")))
+    except PathError as err:
+        return f"{where}: `{text}` fails: {err}"
+    if op == "->":
+        if not CAPTURE.match(value_text):
+            return f"{where}: `{text}`: a capture is named @NAME"
+        if value_text in captures:
+            return f"{where}: `{text}`: {value_text} is already captured"
+        captures[value_text] = actual
+        return None
+    if CAPTURE.match(value_text):
+        if value_text not in captures:
+            return f"{where}: `{text}`: {value_text} was not captured before"
+        expected = captures[value_text]
+        shown = f"{value_text} = {json.dumps(expected)}"
+    else:
+        try:
+            expected = json.loads(value_text)
+        except json.JSONDecodeError:
+            return f"{where}: `{text}`: {value_text} is neither JSON nor a @capture"
+        shown = json.dumps(expected)
+    if op == "==":
+        ok = same(actual, expected)
+    elif op == "!=":
+        ok = not same(actual, expected)
+    else:
+        if not (is_number(actual) and is_number(expected)):
+            return f"{where}: `{text}` fails: actual {json.dumps(actual)} is not a number"
+        ok = {"<": actual < expected, "<=": actual <= expected,
+              ">": actual > expected, ">=": actual >= expected}[op]
+    if ok:
+        return None
+    return f"{where}: `{text}` fails: actual {short(actual, 300)} (expected {op} {shown})"
+
+
+def check_assertions(run, stdout, captures):
+    """Pairs a run's output lines with its operation lines and checks the assertions."""
+    steps, problems = read_steps(run)
+    if not any(step.assertions for step in steps):
+        return problems
+    name = os.path.basename(run)
+    lines = stdout.splitlines()
+    at = 0
+    for step in steps:
+        if not step.prints:
+            if step.ends_run:
+                break
+            continue
+        where = f"{name}:{step.number}"
+        if at >= len(lines):
+            if step.assertions:
+                problems.append(f"{where}: no output line for this operation")
+            continue
+        line = lines[at]
+        at += 1
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            obj = None
+        if (not isinstance(obj, dict) or obj.get("op") != step.op
+                or obj.get("proc") != step.proc or obj.get("t") != step.t):
+            problems.append(f"{where}: output line {at} is not this line's ({line[:120]}): "
+                            "cannot check the assertions of this run")
+            break
+        for number, text in step.assertions:
+            problem = evaluate(f"{name}:{number}", text, obj, captures)
+            if problem:
+                problems.append(problem)
+    return problems
 
 
 # ----- running and comparing -----------------------------------------------------------------
@@ -295,6 +544,7 @@ def run_scenario(replay, wrapper, scenario, timeout):
     """Plays every run of the scenario; returns (output, problems)."""
     output = []
     problems = []
+    captures = {}  # @NAME -> value, shared by the runs
     with tempfile.TemporaryDirectory(prefix="sesh-scenario-") as workdir:
         for run in scenario_runs(scenario):
             command = wrapper + [replay, os.path.abspath(run)]
@@ -322,6 +572,7 @@ def run_scenario(replay, wrapper, scenario, timeout):
                     check_line(f"{os.path.basename(run)}: output line {number}", line)
                 except Invalid as err:
                     problems.append(str(err))
+            problems += check_assertions(run, stdout, captures)
             output.append(stdout)
     return "".join(output), problems
 
@@ -335,6 +586,9 @@ def main():
                         help="a command line to run sesh-replay under, e.g. valgrind's")
     parser.add_argument("--update", action="store_true",
                         help="write the .expected files instead of comparing")
+    parser.add_argument("--assertions-only", action="store_true",
+                        help="validate and check the inline assertions, compare with no "
+                             ".expected file (for tests/scenarios/pending/)")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds a run may take (default 300)")
     parser.add_argument("scenarios", nargs="*",
@@ -360,12 +614,16 @@ def main():
         output, problems = run_scenario(replay, wrapper, scenario, args.timeout)
         actual = normalize(output)
         if args.update:
-            with open(expected_path, "w", encoding="utf-8") as f:
-                f.write(actual)
-            status = "written"
+            if problems:
+                problems.append(f"{os.path.basename(expected_path)} not written")
+            else:
+                with open(expected_path, "w", encoding="utf-8") as f:
+                    f.write(actual)
+        elif args.assertions_only:
+            pass
         elif not os.path.exists(expected_path):
             problems.append(f"no {os.path.basename(expected_path)} (run with --update, then "
-                            "check it against SPEC.md)")
+                            "check it against the behaviour contract)")
         else:
             with open(expected_path, encoding="utf-8") as f:
                 expected = f.read()
