@@ -25,22 +25,60 @@ pub trait Clock: Send + Sync {
 /// clock set back.
 pub const SYSTEM_CLOCK_JITTER_MS: i64 = 1000;
 
+/// Where the default clock reads time: the wall clock and a monotonic clock that keeps
+/// counting while the device sleeps. The seam lets a test step the wall clock.
+pub trait TimeSources: Send + Sync {
+    /// Milliseconds since the Unix epoch, as the device's wall clock says.
+    fn wall_ms(&self) -> i64;
+    /// Milliseconds from an arbitrary origin that never goes back.
+    fn monotonic_ms(&self) -> i64;
+}
+
+/// The device's own clocks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DeviceTime;
+
+impl TimeSources for DeviceTime {
+    fn wall_ms(&self) -> i64 {
+        system_time_ms(SystemTime::now())
+    }
+
+    fn monotonic_ms(&self) -> i64 {
+        monotonic_ms()
+    }
+}
+
 /// The default clock: the wall clock read once at open, then advanced by a monotonic clock
 /// that keeps counting while the device sleeps. A wall-clock step (NTP, the user changing
-/// the time) therefore neither splits nor stretches a running session.
-#[derive(Debug)]
+/// the time) therefore neither splits nor stretches a running session; the next open
+/// reads the wall clock again, so across a restart the wall clock judges.
 pub struct SystemClock {
+    sources: Box<dyn TimeSources>,
     wall_at_open_ms: i64,
     monotonic_at_open_ms: i64,
     /// Added to readings: at most [`SYSTEM_CLOCK_JITTER_MS`], set once at open.
     catch_up_ms: std::sync::atomic::AtomicI64,
 }
 
+impl std::fmt::Debug for SystemClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SystemClock")
+            .field("wall_at_open_ms", &self.wall_at_open_ms)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SystemClock {
     pub fn new() -> Self {
+        Self::with_sources(Box::new(DeviceTime))
+    }
+
+    /// The default clock on other time sources (tests).
+    pub fn with_sources(sources: Box<dyn TimeSources>) -> Self {
         SystemClock {
-            wall_at_open_ms: system_time_ms(SystemTime::now()),
-            monotonic_at_open_ms: monotonic_ms(),
+            wall_at_open_ms: sources.wall_ms(),
+            monotonic_at_open_ms: sources.monotonic_ms(),
+            sources,
             catch_up_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
@@ -54,7 +92,9 @@ impl Default for SystemClock {
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        let elapsed = monotonic_ms()
+        let elapsed = self
+            .sources
+            .monotonic_ms()
             .saturating_sub(self.monotonic_at_open_ms)
             .max(0);
         self.wall_at_open_ms

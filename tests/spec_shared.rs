@@ -472,3 +472,95 @@ fn a_coordination_file_deleted_while_held_never_repeats_an_index() {
         }
     }
 }
+
+/// An SQLite store whose writes fail while the disk is "full".
+struct FullDisk {
+    inner: SqliteStore,
+    full: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl sesh::store::Store for FullDisk {
+    fn storage_mechanism(&self) -> sesh::store::StorageMechanism {
+        self.inner.storage_mechanism()
+    }
+    fn load_user(&mut self) -> sesh::error::Result<Option<String>> {
+        self.inner.load_user()
+    }
+    fn save_user(&mut self, user_id: &str) -> sesh::error::Result<()> {
+        self.inner.save_user(user_id)
+    }
+    fn claim_user(&mut self, candidate: &str) -> sesh::error::Result<String> {
+        self.inner.claim_user(candidate)
+    }
+    fn load_state(&mut self, namespace: &str) -> sesh::error::Result<Option<String>> {
+        self.inner.load_state(namespace)
+    }
+    fn save_state(&mut self, namespace: &str, state: &str) -> sesh::error::Result<()> {
+        self.save(None, namespace, state)
+    }
+    fn save(
+        &mut self,
+        user: Option<&str>,
+        namespace: &str,
+        state: &str,
+    ) -> sesh::error::Result<()> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(sesh::error::Error::store("database or disk is full"));
+        }
+        self.inner.save(user, namespace, state)
+    }
+    fn database_path(&self) -> Option<&Path> {
+        self.inner.database_path()
+    }
+    fn claim_store_id(&mut self, candidate: &str) -> sesh::error::Result<String> {
+        self.inner.claim_store_id(candidate)
+    }
+}
+
+#[test]
+fn a_full_disk_keeps_tracking_and_a_kill_then_repeats_nothing() {
+    let place = Place::new("full-disk");
+    let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hooks = Recorder::default();
+    let a = Tracker::open(Parts {
+        config: Config::default(),
+        clock: Box::new(Arc::clone(&place.clock)),
+        ids: Box::new(RandomIds),
+        store: Box::new(FullDisk {
+            inner: SqliteStore::open(&place.db()).unwrap(),
+            full: Arc::clone(&full),
+        }),
+        hooks: Box::new(hooks),
+    })
+    .unwrap();
+    let track = |t: &Tracker| session(&schema::entity(&t.track(None, None).unwrap().unwrap()));
+    track(&a);
+    full.store(true, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..1100 {
+        // Past the 1,024 indexes the database reserved: the reservation cannot be written.
+        track(&a);
+    }
+    assert!(matches!(
+        a.transition(true, None).unwrap(),
+        Transition::Changed { .. }
+    ));
+    a.new_session().unwrap();
+    let (second, index, event) = track(&a);
+    assert_eq!((index, event), (2, 1));
+    assert_eq!(
+        a.last_fault().unwrap().map(|f| f.kind),
+        Some(ErrorKind::StoreError),
+        "the failed writes are reported"
+    );
+    a.abandon();
+    // The disk has room again; whatever reached only the coordination file is kept.
+    let b = place.open(Config::default());
+    let (id, index, event) = session(&b.track());
+    assert_eq!((id.as_str(), index, event), (second.as_str(), 2, 2));
+    b.tracker.new_session().unwrap();
+    assert_eq!(
+        b.track()["sessionIndex"],
+        3,
+        "sessionIndex 2 is not handed out again"
+    );
+}
