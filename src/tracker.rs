@@ -213,6 +213,7 @@ impl Tracker {
         } = parts;
         config.validate()?;
         let found = Found::read(store.as_mut(), ids.as_mut(), &config.namespace);
+        let notes = store.take_notes();
         let mut faults = found.faults;
         let storage = store.storage_mechanism();
         let shared_user = store.shared_user();
@@ -315,6 +316,9 @@ impl Tracker {
             closed: std::sync::atomic::AtomicBool::new(false),
             last_fault: Mutex::new(None),
         };
+        for note in notes {
+            tracker.hooks.log(LogLevel::Info, &note);
+        }
         for fault in faults {
             tracker.record_fault(fault.kind, &fault.message);
         }

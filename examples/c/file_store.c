@@ -1,10 +1,14 @@
 /* A file-backed custom store for sesh: see file_store.h. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "file_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct Record {
     char *key;
@@ -110,8 +114,14 @@ static int load(FileStore *store) {
 
 /* Writes every record to a temporary file, then renames it over the store's file. */
 static int save(FileStore *store) {
-    FILE *file = fopen(store->temporary_path, "wb");
+    /* Readable by its owner only, like sesh's SQLite store: it holds the user id. */
+    int descriptor = open(store->temporary_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (descriptor < 0) {
+        return -1;
+    }
+    FILE *file = fdopen(descriptor, "wb");
     if (!file) {
+        close(descriptor);
         return -1;
     }
     int ok = 1;

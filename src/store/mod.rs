@@ -71,6 +71,11 @@ pub trait Store: Send {
         Vec::new()
     }
 
+    /// What opening chose that the host should hear, as information (the log callback).
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The handle closes: make everything written so far durable.
     fn flush(&mut self) -> Result<()> {
         Ok(())

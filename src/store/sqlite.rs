@@ -36,10 +36,24 @@ pub struct SqliteStore {
     shared_user: Arc<SharedUser>,
     /// What opening found damaged and repaired, for the handle to report.
     repairs: Vec<Error>,
+    /// What opening chose that the host should hear (the log callback, as information).
+    notes: Vec<String>,
 }
 
 fn store_error(context: &str, err: impl std::fmt::Display) -> Error {
     Error::store(format!("{context}: {err}"))
+}
+
+/// An SQLite failure, saying so plainly when the disk is full.
+fn sqlite_error(context: &str, err: rusqlite::Error) -> Error {
+    match &err {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == rusqlite::ErrorCode::DiskFull =>
+        {
+            Error::store(format!("{context}: the disk is full ({err})"))
+        }
+        _ => store_error(context, err),
+    }
 }
 
 impl SqliteStore {
@@ -52,7 +66,7 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| store_error("cannot open the SQLite store", e))?;
+        .map_err(|e| sqlite_error("cannot open the SQLite store", e))?;
         // SQLite reserves 48 KiB of lookaside memory per connection by default; a store
         // that keeps one small row per namespace does well with 8 KiB.
         // SAFETY: the connection was just opened and has run no statement, so no lookaside
@@ -68,29 +82,48 @@ impl SqliteStore {
         }
         connection
             .busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| store_error("cannot set the busy timeout", e))?;
+            .map_err(|e| sqlite_error("cannot set the busy timeout", e))?;
         // Read before any write: a file that is not a database, or one damaged where sesh
         // keeps its state, fails here and is left as it was.
-        verify_readable(&connection)?;
-        let mode: String = retry_while_busy(|| {
-            connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-        })
-        .map_err(|e| store_error("cannot switch the store to WAL", e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
+        let tables = verify_readable(&connection)?;
+        // A database that holds the host's own tables keeps the journal mode the host chose
+        // (switching to WAL would be for good, and the host may rely on its mode): sesh's
+        // processes coordinate through their own file, not through WAL, and work in either.
+        let hosts_own = tables
+            .iter()
+            .any(|t| !t.starts_with("sesh_") && !t.starts_with("sqlite_"));
+        let mut notes = Vec::new();
+        let mode: String = if hosts_own {
+            connection
+                .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+                .map_err(|e| sqlite_error("cannot read the journal mode", e))?
+        } else {
+            retry_while_busy(|| {
+                connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+            })
+            .map_err(|e| sqlite_error("cannot switch the store to WAL", e))?
+        };
+        if mode.eq_ignore_ascii_case("wal") {
+            // In WAL mode NORMAL loses no committed transaction when the process dies;
+            // only a power cut can take back the last ones.
+            connection
+                .execute_batch("PRAGMA synchronous=NORMAL;")
+                .map_err(|e| sqlite_error("cannot set synchronous=NORMAL", e))?;
+        } else if hosts_own {
+            notes.push(format!(
+                "the store is the host's own database in {mode} journal mode: sesh keeps that mode"
+            ));
+        } else {
             return Err(Error::store(format!(
                 "the store stays in {mode} journal mode, not WAL"
             )));
         }
-        // In WAL mode NORMAL loses no committed transaction when the process dies; only a
-        // power cut can take back the last ones.
-        connection
-            .execute_batch("PRAGMA synchronous=NORMAL;")
-            .map_err(|e| store_error("cannot set synchronous=NORMAL", e))?;
         let mut store = SqliteStore {
             connection: Mutex::new(connection),
             path: path.to_path_buf(),
             shared_user: shared_user_for(path),
             repairs: Vec::new(),
+            notes,
         };
         store.migrate()?;
         Ok(store)
@@ -103,22 +136,20 @@ impl SqliteStore {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let connection = self.connection();
+        let mut connection = self.connection();
         let created = retry_while_busy(|| {
-            let step = connection.execute_batch(
-            "BEGIN IMMEDIATE;
-             CREATE TABLE IF NOT EXISTS sesh_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS sesh_state (namespace TEXT PRIMARY KEY, state) WITHOUT ROWID;
-             INSERT OR IGNORE INTO sesh_meta (key, value) VALUES ('schema_version', 1);
-             COMMIT;",
-            );
-            if step.is_err() {
-                let _ = connection.execute_batch("ROLLBACK;");
-            }
-            step
+            // Dropped without a commit, the transaction rolls back.
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            transaction.execute_batch(
+                "CREATE TABLE IF NOT EXISTS sesh_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS sesh_state (namespace TEXT PRIMARY KEY, state) WITHOUT ROWID;
+                 INSERT OR IGNORE INTO sesh_meta (key, value) VALUES ('schema_version', 1);",
+            )?;
+            transaction.commit()
         });
         if let Err(e) = created {
-            return Err(store_error("cannot create sesh's tables", e));
+            return Err(sqlite_error("cannot create sesh's tables", e));
         }
         drop(connection);
         let version = self.read_cell("SELECT value FROM sesh_meta WHERE key = ?1", SCHEMA_KEY)?;
@@ -131,7 +162,7 @@ impl SqliteStore {
                 // sesh's own tables are there: only the version cell is damaged.
                 self.connection()
                     .execute(UPSERT_META, params![SCHEMA_KEY, SCHEMA_VERSION])
-                    .map_err(|e| store_error("cannot repair the schema version", e))?;
+                    .map_err(|e| sqlite_error("cannot repair the schema version", e))?;
                 self.repairs.push(Error::corrupt(
                     "the store's schema version was unreadable and was rewritten",
                 ));
@@ -146,7 +177,7 @@ impl SqliteStore {
             .prepare_cached(sql)
             .and_then(|mut statement| statement.execute(params![key, value]))
             .map(|_| ())
-            .map_err(|e| store_error(&format!("cannot write the {what}"), e))
+            .map_err(|e| sqlite_error(&format!("cannot write the {what}"), e))
     }
 
     fn read_cell(&self, sql: &str, key: &str) -> Result<Cell> {
@@ -164,7 +195,7 @@ impl SqliteStore {
             })
             .optional()
             .map(|cell| cell.unwrap_or(Cell::Missing))
-            .map_err(|e| store_error("cannot read the store", e))
+            .map_err(|e| sqlite_error("cannot read the store", e))
     }
 
     /// Text of a record; a cell of another type is unreadable, reported as such.
@@ -200,8 +231,16 @@ fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlit
 }
 
 /// Reads the schema and every row of sesh's own tables (a few: one per namespace).
-fn verify_readable(connection: &Connection) -> Result<()> {
-    let unreadable = |e| store_error("the store file is not a readable SQLite database", e);
+/// Returns the names of the file's tables.
+fn verify_readable(connection: &Connection) -> Result<Vec<String>> {
+    let unreadable = |e: rusqlite::Error| match &e {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == rusqlite::ErrorCode::DiskFull =>
+        {
+            sqlite_error("cannot read the store", e)
+        }
+        _ => store_error("the store file is not a readable SQLite database", e),
+    };
     let tables: Vec<String> = connection
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .and_then(|mut statement| {
@@ -225,7 +264,7 @@ fn verify_readable(connection: &Connection) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(tables)
 }
 
 enum Cell {
@@ -291,26 +330,28 @@ impl Store for SqliteStore {
         std::mem::take(&mut self.repairs)
     }
 
+    fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
     fn claim_user(&mut self, candidate: &str) -> Result<String> {
-        let connection = self.connection();
+        let mut connection = self.connection();
         let claimed = (|| {
-            connection.execute_batch("BEGIN IMMEDIATE")?;
-            connection.execute(
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            transaction.execute(
                 "INSERT OR IGNORE INTO sesh_meta (key, value) VALUES (?1, ?2)",
                 params![USER_KEY, candidate],
             )?;
-            let kept: String = connection.query_row(
+            let kept: String = transaction.query_row(
                 "SELECT value FROM sesh_meta WHERE key = ?1",
                 params![USER_KEY],
                 |row| row.get(0),
             )?;
-            connection.execute_batch("COMMIT")?;
+            transaction.commit()?;
             Ok(kept)
         })();
-        claimed.map_err(|e: rusqlite::Error| {
-            let _ = connection.execute_batch("ROLLBACK");
-            store_error("cannot keep the user id", e)
-        })
+        claimed.map_err(|e: rusqlite::Error| sqlite_error("cannot keep the user id", e))
     }
 
     fn save(&mut self, user_id: Option<&str>, namespace: &str, state: &str) -> Result<()> {
@@ -327,7 +368,7 @@ impl Store for SqliteStore {
                 .execute(params![namespace, state])?;
             transaction.commit()
         })();
-        saved.map_err(|e| store_error("cannot write the session state", e))
+        saved.map_err(|e| sqlite_error("cannot write the session state", e))
     }
 
     fn database_path(&self) -> Option<&Path> {
@@ -348,7 +389,7 @@ impl Store for SqliteStore {
                     |row| row.get::<_, String>(0),
                 )
             })
-            .map_err(|e| store_error("cannot keep the store id", e))
+            .map_err(|e| sqlite_error("cannot keep the store id", e))
     }
 
     fn save_user(&mut self, user_id: &str) -> Result<()> {
@@ -443,6 +484,42 @@ mod tests {
             .query_row("SELECT a FROM host_things", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 42);
+    }
+
+    #[test]
+    fn keeps_the_journal_mode_of_the_hosts_own_database_and_says_so() {
+        let path = temp_path("journal");
+        {
+            let host = Connection::open(&path).unwrap();
+            host.execute_batch("PRAGMA journal_mode=DELETE; CREATE TABLE host_things (a);")
+                .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.save_state("n", "{}").unwrap();
+        let notes = store.take_notes();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("delete journal mode"), "{notes:?}");
+        drop(store);
+        let host = Connection::open(&path).unwrap();
+        let mode: String = host
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        // A store sesh made itself is in WAL and says nothing.
+        let own = temp_path("journal-own");
+        let mut store = SqliteStore::open(&own).unwrap();
+        assert!(store.take_notes().is_empty());
+    }
+
+    #[test]
+    fn a_full_disk_is_named_as_such() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let err = sqlite_error("cannot write the session state", full);
+        assert_eq!(err.kind, ErrorKind::StoreError);
+        assert!(err.message.contains("the disk is full"), "{}", err.message);
     }
 
     #[test]

@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -339,6 +340,11 @@ static void warm_up(const char *dir) {
       sesh_string_free(entity);
     }
     sesh_handle_free(h);
+    /* The example store keeps the user id: readable by its owner only, like SQLite's. */
+    struct stat file_status;
+    if (CHECK(stat(scratch, &file_status) == 0)) {
+      CHECK((file_status.st_mode & 0777) == 0600);
+    }
   }
   close(fds[0]);
   close(fds[1]);
