@@ -22,6 +22,7 @@
 //! iOS and Android both have everything this uses: `mmap`, `fcntl` locks and 64-bit
 //! atomics; no futex and no robust mutex.
 
+use super::protocol;
 use crate::engine::state::{FirstEvent, MAX_INDEX, NamespaceState, Session};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -103,8 +104,7 @@ const fn holder_lock(slot: usize) -> i64 {
     LOCK_BASE + 2 + 2 * slot as i64
 }
 
-/// The generation and event index in one word; the top bit marks a record being changed.
-pub(crate) const FROZEN: u64 = 1 << 63;
+pub(crate) use super::protocol::FROZEN;
 const GEN_MASK: u32 = 0x7fff_ffff;
 
 pub fn gen_of(gen_index: u64) -> u32 {
@@ -562,34 +562,32 @@ impl CoordFile {
         self.slot_word(slot, S_ACTIVITY).load(Ordering::Acquire) as i64
     }
 
-    /// The per-event path: moves last activity up to `now` (never down).
-    pub fn raise_activity(&self, slot: usize, now: i64) {
-        // Times are 0..=MAX_TIMESTAMP_MS, so the unsigned maximum is the signed one.
-        self.slot_word(slot, S_ACTIVITY)
-            .fetch_max(now.max(0) as u64, Ordering::AcqRel);
-    }
-
-    /// The per-event path: counts one event if the word is still `seen`.
-    pub fn count_event(&self, slot: usize, seen: u64) -> bool {
-        self.slot_word(slot, S_GEN_INDEX)
-            .compare_exchange(seen, seen + 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+    /// The per-event path's publish step ([`protocol::count`]).
+    pub fn count_event(&self, slot: usize, seen: u64, now: i64) -> bool {
+        // Times are 0..=MAX_TIMESTAMP_MS, so the unsigned order is the signed one.
+        protocol::count(
+            self.slot_word(slot, S_GEN_INDEX),
+            self.slot_word(slot, S_ACTIVITY),
+            seen,
+            now.max(0) as u64,
+        )
     }
 
     /// Under the writer lock: stops the per-event path of every handle (their exchange fails
-    /// and they come for the writer lock). Returns the word as it was.
-    /// Returns the word as it was: frozen already when a writer died mid-change.
+    /// and they come for the writer lock). Returns the word as it was: frozen already when
+    /// a writer died mid-change.
     pub fn freeze(&self, guard: &WriterGuard<'_>) -> u64 {
-        self.slot_word(guard.slot, S_GEN_INDEX)
-            .fetch_or(FROZEN, Ordering::AcqRel)
+        protocol::freeze(self.slot_word(guard.slot, S_GEN_INDEX))
     }
 
     /// Under the writer lock: publishes a generation, its event index and last activity.
     pub fn publish(&self, guard: &WriterGuard<'_>, generation: u32, index: u32, activity: i64) {
-        self.slot_word(guard.slot, S_ACTIVITY)
-            .store(activity.max(0) as u64, Ordering::Release);
-        self.slot_word(guard.slot, S_GEN_INDEX)
-            .store(pack(generation, index), Ordering::Release);
+        protocol::publish(
+            self.slot_word(guard.slot, S_GEN_INDEX),
+            self.slot_word(guard.slot, S_ACTIVITY),
+            pack(generation, index),
+            activity.max(0) as u64,
+        );
     }
 
     // ----- records ------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 
 pub mod coord;
 pub mod private;
+pub mod protocol;
 pub mod shared;
 
 use crate::engine::state::NamespaceState;

@@ -20,9 +20,10 @@
 //!
 //! **The writer path** (anything else) runs under the slot's writer lock (an in-process
 //! mutex and an `fcntl` lock, which the kernel drops when a process dies): freeze, read the
-//! record, run the engine, write SQLite (one transaction), write the record's older copy,
-//! publish the new generation. A writer killed at any step leaves the word frozen; the next
-//! writer finds it so and rebuilds from whichever of the record and SQLite is newer.
+//! record, run the engine, write the record's older copy, write SQLite (one transaction),
+//! note in the record that SQLite has it, publish the new generation. A writer killed at
+//! any step leaves the word frozen and a whole record at least as new as SQLite's state,
+//! with the exact event index (SQLite holds a reservation); the next writer takes it.
 
 use super::coord::{self, CoordFile, Record, WriterGuard};
 use super::{Change, change};
@@ -144,7 +145,7 @@ impl Shared {
         make: Box<MakeEngine<'_>>,
     ) -> Result<(Engine, Synced)> {
         let raw = self.coord.freeze(guard);
-        // The user: the file's when it has one (it is set after SQLite, so it is never
+        // The user: the file's when it has one (it is set before SQLite, so it is never
         // older), unless SQLite's was unreadable and every namespace starts clean.
         let (file_user, _) = self.coord.user();
         let user = match file_user {
@@ -196,8 +197,7 @@ impl Shared {
     /// The newer of the coordination record and SQLite's state, with the live counters
     /// when the record is the one the slot's word names. Falling back to SQLite for a
     /// running session is a fault (its event indexes skip to the reservation) unless the
-    /// record was never there to lose: a file made now for a database written before
-    /// coordination, or a writer killed between its SQLite commit and its record.
+    /// record was never there to lose.
     fn choose(
         &self,
         newest: Option<Record>,
@@ -213,12 +213,11 @@ impl Shared {
             }
         }
         let (state, generation) = stored?;
+        // A record older than SQLite's state means the coordination file was lost or
+        // damaged (writers write the record first); a file made now for a database written
+        // before coordination existed had none to lose.
         let never_recorded = file_created && generation == 0;
-        let killed_writer = coord::is_frozen(raw)
-            && newest
-                .as_ref()
-                .is_some_and(|record| coord::next_gen(record.generation) == generation);
-        if state.session.is_some() && !never_recorded && !killed_writer {
+        if state.session.is_some() && !never_recorded {
             faults.push(Error::corrupt(
                 "the coordination file had no usable record of the running session: it goes \
                  on from the database, past the event indexes the database reserved",
@@ -324,10 +323,7 @@ impl Shared {
                     let session = engine.session().map(|s| (s.event_index, s.last_activity));
                     if let Some((index, last)) = session {
                         if index <= synced.reserved {
-                            if last > activity {
-                                self.coord.raise_activity(self.slot, last);
-                            }
-                            if self.coord.count_event(self.slot, seen) {
+                            if self.coord.count_event(self.slot, seen, last) {
                                 return Ok(value);
                             }
                             engine.adopt_state(before);
@@ -464,10 +460,28 @@ impl Shared {
             session.event_index = reserved;
         }
         let text = state::encode_at(&stored, generation);
+        // The coordination file first (the user id, then the record), SQLite after: a
+        // writer killed at any step leaves a whole record at least as new as SQLite's state,
+        // and the record holds the exact event index where SQLite holds the reservation.
+        if let Some(user) = user_change {
+            match self.coord.set_user(user) {
+                Ok(seq) => synced.user_seq = seq,
+                Err(err) => faults.push(err),
+            }
+        }
+        let mut record = Record {
+            generation,
+            state: after.clone(),
+            reserved,
+            stored_gen: base.stored_gen,
+        };
+        self.coord.write_record(guard, &record);
         let user_text = user_change.map(|u| u.to_string());
-        let saved = lock(&self.store).save(user_text.as_deref(), &self.namespace, &text);
-        let stored_gen = match saved {
-            Ok(()) => generation,
+        match lock(&self.store).save(user_text.as_deref(), &self.namespace, &text) {
+            Ok(()) => {
+                record.stored_gen = generation;
+                self.coord.write_record(guard, &record);
+            }
             Err(err) => {
                 // The coordination file still holds it: a kill loses nothing; SQLite gets
                 // it with the next write that succeeds.
@@ -475,22 +489,8 @@ impl Shared {
                     err.kind,
                     format!("store write failed: {}", err.message),
                 ));
-                base.stored_gen
-            }
-        };
-        if let Some(user) = user_change {
-            match self.coord.set_user(user) {
-                Ok(seq) => synced.user_seq = seq,
-                Err(err) => faults.push(err),
             }
         }
-        let record = Record {
-            generation,
-            state: after.clone(),
-            reserved,
-            stored_gen,
-        };
-        self.coord.write_record(guard, &record);
         let activity = after.session.as_ref().map_or(0, |s| s.last_activity);
         self.coord.publish(guard, generation, index, activity);
         synced.generation = generation;
