@@ -1298,6 +1298,7 @@ struct Written {
     sidx: u32,
     eidx: u32,
     lifecycle: (u32, u32),
+    in_background: bool,
     la: i64,
 }
 
@@ -1351,6 +1352,7 @@ impl FileStore {
                 .session
                 .as_ref()
                 .map_or((0, 0), |s| (s.background_index, s.foreground_index)),
+            in_background: state.in_background,
             la: state.session.as_ref().map_or(0, |s| s.last_activity),
         };
         self.log.lock().unwrap().push(written);
@@ -1398,12 +1400,20 @@ fn open_file_store(
     })
 }
 
-/// Writes never go back: no state written is older than one written before it.
+/// Writes never go back: no state written is older than one written before it (the last
+/// one is the close's, which writes the exact index where the others reserved ahead).
 fn check_write_order(log: &[Written]) {
     let mut left: HashSet<String> = HashSet::new();
     for (i, pair) in log.windows(2).enumerate() {
         let (a, b) = (&pair[0], &pair[1]);
-        let at = format!("writes {} and {}: {a:?} then {b:?}", i, i + 1);
+        let at = format!(
+            "writes {} and {}: {a:?} then {b:?}; writes {}..{}: {:#?}",
+            i,
+            i + 1,
+            i.saturating_sub(6),
+            (i + 8).min(log.len()),
+            &log[i.saturating_sub(6)..(i + 8).min(log.len())]
+        );
         assert!(b.sidx >= a.sidx, "sessionIndex went back, {at}");
         if a.sid != b.sid {
             if let Some(sid) = &b.sid {
@@ -1434,8 +1444,11 @@ fn check_write_order(log: &[Written]) {
             "lifecycle indexes went back within a session, {at}"
         );
         // Between two transitions the app state is one: in foreground the index written
-        // is reserved ahead, in background it is exact, and neither goes back.
-        if a.lifecycle == b.lifecycle {
+        // is reserved ahead, in background it is exact, and neither goes back. The last
+        // write (close) gives the exact index back, below the reservation: the caller
+        // checks it against the handle's final state.
+        let closing = i + 2 == log.len();
+        if a.lifecycle == b.lifecycle && !closing {
             assert!(
                 b.eidx >= a.eidx,
                 "eventIndex went back within a session, {at}"
