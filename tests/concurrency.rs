@@ -1,4 +1,4 @@
-//! Concurrency (issue "Hardening", SPEC.md §8: one handle, any number of threads).
+//! Concurrency (issue "Hardening", behaviour §8: one handle, any number of threads).
 //!
 //! 8 threads hammer one tracker with a mix of events, transitions, getters, new and ended
 //! sessions, checks and pause/resume, on an injected clock they all advance (now and then by
@@ -9,7 +9,7 @@
 //! - `sessionIndex` and `sessionId` map one to one, and the indexes are exactly 1..=S;
 //! - every session but the current one ended exactly once, and its end summary's
 //!   `eventCount` is the highest `eventIndex` seen for it (0 with none);
-//! - every call returned `Ok` (`no_session` only where SPEC allows it).
+//! - every call returned `Ok` (`no_session` only where the behaviour document allows it).
 //!
 //! Then the same on an SQLite file (a shorter run), and a deadlock check: session start and
 //! end callbacks that call the tracker again (getters, `track`, `new_session`) from 8

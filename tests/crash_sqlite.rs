@@ -1,5 +1,5 @@
 //! Kill -9 at random instants while a child process tracks as fast as it can on an SQLite
-//! store (SPEC.md §5): the store is never corrupt, `sessionIndex` never repeats or goes
+//! store (behaviour §5): the store is never corrupt, `sessionIndex` never repeats or goes
 //! down, `eventIndex` never repeats inside a session, and at most the last second of
 //! last-activity time is lost.
 //!

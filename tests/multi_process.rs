@@ -113,7 +113,7 @@ fn write(path: &Path, seed: u64, ops: usize) -> Vec<String> {
                         entity: Some(entity),
                         ..
                     } => entity,
-                    // Another handle moved the namespace there first (SPEC §9: the app
+                    // Another handle moved the namespace there first (behaviour §9: the app
                     // state belongs to the namespace).
                     Transition::Unchanged => continue,
                     other => panic!("a transition in automatic mode: {other:?}"),
@@ -381,7 +381,7 @@ fn two_processes_never_repeat_session_index() {
 
 // ----- two first opens at once ------------------------------------------------------------------
 
-/// FINDING (see the hardening report): SPEC.md §2 says the user id is created once per store
+/// FINDING (see the hardening report): behaviour §2 says the user id is created once per store
 /// and shared by every namespace in it. Two handles (two namespaces, or two processes) that
 /// open a fresh store at the same time both find no user id, both make one, and both write
 /// it: the store keeps the later, while the other handle's entities showed the earlier.

@@ -10,7 +10,7 @@
 //!   before (null first, after `reset_user` and in anonymous mode); callbacks come
 //!   end-before-start; an end summary names the session that was current; every output
 //!   validates against its schema (tests/common/schema.rs).
-//! - [`Model`]: a reference model of SPEC.md §3–§7 that predicts, for every operation,
+//! - [`Model`]: a reference model of behaviour §3–§7 that predicts, for every operation,
 //!   which sessions end (and why), which start, and every field of every entity, lifecycle
 //!   event, summary and getter. Across a kill it reads back what the store holds and checks
 //!   the §5 promise (no index lost, at most the last second of activity lost).

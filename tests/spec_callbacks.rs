@@ -1,4 +1,4 @@
-//! SPEC.md §6 (ending sessions and callbacks), through the `Tracker`.
+//! Behaviour §6 (ending sessions and callbacks), through the `Tracker`.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! SPEC.md §7 (host controls), through the `Tracker`.
+//! Behaviour §7 (host controls), through the `Tracker`.
 
 mod common;
 

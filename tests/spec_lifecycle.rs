@@ -1,4 +1,4 @@
-//! SPEC.md §4 (background and foreground), through the `Tracker`.
+//! Behaviour §4 (background and foreground), through the `Tracker`.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! SPEC.md §5 (restarts, persistence and crashes) and the open-time half of §6, on the
+//! Behaviour §5 (restarts, persistence and crashes) and the open-time half of §6, on the
 //! memory store: closing a tracker and opening another on a clone of its store is a
 //! restart; forgetting a tracker without closing it is a kill.
 
@@ -358,7 +358,7 @@ fn s5_anonymity_changed_at_open_ends_the_session_with_anonymity_changed() {
     );
     assert_eq!(h.entity(), None);
     assert_eq!(h.user(), id(1));
-    // The real previous id was kept (SPEC.md §2: the stored state keeps the real values).
+    // The real previous id was kept (behaviour §2: the stored state keeps the real values).
     assert_eq!(
         h.track(),
         Some(entity_data(

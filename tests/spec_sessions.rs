@@ -1,4 +1,4 @@
-//! SPEC.md §2 (the session entity) and §3 (when a session starts), through the `Tracker`.
+//! Behaviour §2 (the session entity) and §3 (when a session starts), through the `Tracker`.
 
 mod common;
 

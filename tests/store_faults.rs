@@ -1,5 +1,6 @@
-//! Stores that are damaged or fail (SPEC.md §5, §8): open still succeeds where SPEC says
-//! so, the fault is reported, tracking goes on, and writes are retried.
+//! Stores that are damaged or fail (behaviour §5, §8): open still succeeds where the
+//! behaviour document says so, the fault is reported, tracking goes on, and writes are
+//! retried.
 
 use sesh::clock::ManualClock;
 use sesh::engine::Config;

@@ -185,7 +185,7 @@ public final class Sesh: @unchecked Sendable {
         case custom(SeshStore)
     }
 
-    /// What a handle is opened with; the defaults are sesh's (SPEC.md).
+    /// What a handle is opened with; the defaults are sesh's (docs/behaviour.md).
     public struct Options {
         public var namespace = "default"
         /// Whole seconds >= 1.

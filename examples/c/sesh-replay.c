@@ -6,8 +6,9 @@
  * prints one JSON object a line with what the library returned: its status, the entity and
  * lifecycle event JSON verbatim, and what the session start/end callbacks received during
  * the operation. It shows a person what sesh does with a timeline, and lets any test check
- * the behaviour contract without knowing the API (tests/scenarios/check.py compares its
- * output with the scenarios' .expected files and checks their inline assertions).
+ * the behaviour contract (docs/behaviour.md) without knowing the API
+ * (tests/scenarios/check.py compares its output with the scenarios' .expected files and
+ * checks their inline assertions).
  *
  *     sesh-replay [FILE]
  *

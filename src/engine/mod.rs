@@ -1,4 +1,4 @@
-//! The session state machine of SPEC.md §3–§7.
+//! The session state machine of behaviour §3–§7.
 //!
 //! Pure: it is told the time, draws ids from an injected generator, and returns what
 //! happened. It never reads a clock, touches a store or calls the host; the
@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// The default foreground and background timeout: 30 minutes.
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 1800;
 
-/// How a handle behaves; SPEC.md §1 and §5–§7 give the meaning of each field.
+/// How a handle behaves; behaviour §1 and §5–§7 give the meaning of each field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub namespace: String,
@@ -120,7 +120,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens a namespace on what the store held (SPEC.md §5): a persisted session either
+    /// Opens a namespace on what the store held (behaviour §5): a persisted session either
     /// goes on or ends here, with its end reported in `notices`.
     pub fn open(
         config: Config,
@@ -145,7 +145,7 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Joins a namespace that another live handle holds (SPEC.md §9): its session and app
+    /// Joins a namespace that another live handle holds (behaviour §9): its session and app
     /// state go on as they are; only an `anonymous` setting other than the namespace's
     /// changes anything (the session ends, none starts, and the namespace takes the mode).
     pub fn join(
@@ -185,7 +185,7 @@ impl Engine {
         }
     }
 
-    /// Takes the namespace's state as another handle left it (SPEC.md §9: every call first
+    /// Takes the namespace's state as another handle left it (behaviour §9: every call first
     /// takes the state as it is now).
     pub fn adopt_state(&mut self, state: NamespaceState) {
         self.state = state;
@@ -227,7 +227,7 @@ impl Engine {
 
     // ----- events -------------------------------------------------------------------------
 
-    /// Counts an event (SPEC.md §3). Returns its entity, or `None` in manual mode outside a
+    /// Counts an event (behaviour §3). Returns its entity, or `None` in manual mode outside a
     /// session (status `no_session`).
     pub fn track(&mut self, now: i64, event: Event, notices: &mut Vec<Notice>) -> Option<String> {
         let started = self.prepare_event(now, notices);
@@ -260,7 +260,7 @@ impl Engine {
         self.template.as_ref()?.render_into(event_index, out)
     }
 
-    /// Moves the app to background or foreground (SPEC.md §4).
+    /// Moves the app to background or foreground (behaviour §4).
     pub fn transition(
         &mut self,
         now: i64,
@@ -411,7 +411,7 @@ impl Engine {
 
     fn end(&mut self, reason: EndReason, notices: &mut Vec<Notice>) {
         // As the session's entities showed it: the user it was counted for, which differs
-        // from the store's when another namespace reset the user (SPEC.md §6).
+        // from the store's when another namespace reset the user (behaviour §6).
         let shown_user = self.shown_session_user_id();
         let Some(session) = self.state.session.take() else {
             return;

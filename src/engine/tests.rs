@@ -1,4 +1,4 @@
-//! Unit tests of the pure state machine against SPEC.md §3–§7: the engine is handed "now",
+//! Unit tests of the pure state machine against behaviour §3–§7: the engine is handed "now",
 //! draws ids from `SequentialIds`, and its entities, lifecycle events and notices all pass
 //! through the JSON Schema gate shared with the integration tests.
 

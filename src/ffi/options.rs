@@ -161,7 +161,7 @@ fn whole_seconds(seconds: i64, what: &str) -> Result<u64, Error> {
         .ok_or_else(|| Error::invalid(format!("{what} is a whole number of seconds >= 1")))
 }
 
-/// Makes options holding the defaults of SPEC.md: namespace "default", foreground and
+/// Makes options holding the defaults of docs/behaviour.md: namespace "default", foreground and
 /// background timeouts 1800 s, continue on restart, not anonymous, automatic, no maximum
 /// duration, start in foreground, the memory store, the system clock, no callbacks.
 ///
@@ -383,7 +383,7 @@ pub unsafe extern "C" fn sesh_options_set_session_start_callback(
     })
 }
 
-/// Called with the session-end summary JSON (SPEC.md §6) each time a session ends; NULL
+/// Called with the session-end summary JSON (behaviour §6) each time a session ends; NULL
 /// removes it. Returns `OK` or `NULL_ARGUMENT` (options).
 ///
 /// # Safety

@@ -1,5 +1,5 @@
 //! The SQLite store's write path: every handle and process on one file and namespace share
-//! one live state (SPEC §9 in `docs/behaviour.md`) through the [`CoordFile`].
+//! one live state (behaviour §9 in `docs/behaviour.md`) through the [`CoordFile`].
 //!
 //! **The per-event path** (an event in a running session that already had its first event,
 //! under the reservation, same user) takes no lock shared with other handles: it reads the
@@ -13,7 +13,7 @@
 //! - last activity is raised *before* the exchange, so a writer that froze the word after
 //!   the exchange sees the activity of every event counted before the freeze. An event
 //!   killed between the two moved last activity without drawing an index, and one killed
-//!   after the exchange drew an index it never returned: the only losses SPEC §5 allows.
+//!   after the exchange drew an index it never returned: the only losses behaviour §5 allows.
 //!
 //! Both words live in a shared map: a process killed at any instant leaves them as the
 //! last completed atomic operation set them, which the next holder reads as they are.

@@ -1,5 +1,5 @@
 /* kill -9 at any instant, with a custom store written in C (examples/c/file_store.c):
- * SPEC §5 says it never corrupts the store, never makes sessionIndex repeat or go down and
+ * Behaviour §5 says it never corrupts the store, never makes sessionIndex repeat or go down and
  * never makes eventIndex repeat inside one session.
  *
  * 200 times: a child process opens a handle on the file store (in a temporary directory)

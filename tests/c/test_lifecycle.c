@@ -195,7 +195,7 @@ static void test_timeout_renewal(void) {
 
 /* ----- background and foreground -------------------------------------------------------- */
 
-/* SPEC §4's seed example: fg 360 s, bg 15 s. */
+/* Behaviour §4's seed example: fg 360 s, bg 15 s. */
 static void test_transitions(void) {
   TestClock clock;
   test_clock_init(&clock, T0);

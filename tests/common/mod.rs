@@ -1,4 +1,4 @@
-//! Helpers shared by the SPEC.md tests: an injected clock, predictable ids shared across
+//! Helpers shared by the behaviour tests: an injected clock, predictable ids shared across
 //! restarts, a memory store, and hooks that record every callback in order.
 //!
 //! Everything a tracker hands out (entities, lifecycle events, start entities, end summaries,
@@ -160,7 +160,7 @@ impl Hooks for Recorder {
     }
 }
 
-/// A config for `namespace`, everything else SPEC.md's defaults.
+/// A config for `namespace`, everything else the defaults of docs/behaviour.md.
 pub fn config() -> Config {
     Config::default()
 }

@@ -69,7 +69,7 @@ fn foreground() -> &'static jsonschema::Validator {
     V.get_or_init(|| compile_iglu(FOREGROUND_JSON))
 }
 
-/// The end-of-session summary of SPEC.md §6, written as a schema of our own.
+/// The end-of-session summary of behaviour §6, written as a schema of our own.
 fn summary_schema() -> &'static jsonschema::Validator {
     static V: OnceLock<jsonschema::Validator> = OnceLock::new();
     V.get_or_init(|| {
@@ -128,7 +128,7 @@ fn assert_lower_uuid(what: &str, value: &Value) {
     );
 }
 
-/// A lower-case UUIDv4 (SPEC.md §2: user and session ids).
+/// A lower-case UUIDv4 (behaviour §2: user and session ids).
 fn assert_v4(what: &str, value: &Value) {
     assert_lower_uuid(what, value);
     let text = value.as_str().unwrap_or_default();
@@ -160,7 +160,7 @@ pub fn entity(json: &str) -> Value {
     assert_eq!(value["schema"], CLIENT_SESSION_SCHEMA, "{json}");
     let data = value["data"].clone();
     check(client_session(), "client_session entity", &data);
-    // SPEC.md §2: every key is always present (null when there is no value).
+    // behaviour §2: every key is always present (null when there is no value).
     for key in [
         "userId",
         "sessionId",
@@ -224,7 +224,7 @@ pub fn lifecycle(json: &str) -> Lifecycle {
     }
 }
 
-/// Validates a session-end summary (SPEC.md §6) and returns it.
+/// Validates a session-end summary (behaviour §6) and returns it.
 pub fn summary(json: &str) -> Value {
     let value = parse(json);
     check(summary_schema(), "session-end summary", &value);

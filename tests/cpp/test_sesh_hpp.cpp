@@ -120,7 +120,7 @@ struct Env {
   void at(std::int64_t ms_after_t0) const { now->store(T0 + ms_after_t0); }
 };
 
-// ----- the seed timeline (SPEC.md §4) -----------------------------------------------------
+// ----- the seed timeline (behaviour §4) ---------------------------------------------------
 
 void test_seed_timeline() {
   Env env;

@@ -16,7 +16,8 @@ public interface SessionListener {
 
     /**
      * A session ended. {@code summaryJson} holds sessionId, sessionIndex, userId,
-     * firstEventTimestamp, lastActivity, eventCount, durationMs and reason (SPEC.md section 6).
+     * firstEventTimestamp, lastActivity, eventCount, durationMs and reason (behaviour §6 in
+     * docs/behaviour.md).
      */
     default void onSessionEnd(String summaryJson) {}
 }

@@ -196,7 +196,7 @@ public final class SeshTest {
         check(v != null && v.matches("[0-9]+\\.[0-9]+\\.[0-9]+.*"), "version: " + v);
     }
 
-    /** SPEC.md's seed example on an injected Java clock (fg 360 s, bg 15 s). */
+    /** The seed example of behaviour §4 on an injected Java clock (fg 360 s, bg 15 s). */
     static void seedTimeline() {
         AtomicLong now = new AtomicLong(T0);
         Recorder rec = new Recorder();
