@@ -1,5 +1,5 @@
 //! Kill -9 at random instants while several processes and threads share one live session
-//! (SPEC.md §5 and §9), and the write order of a custom store under 8 threads.
+//! (docs/behaviour.md §5 and §9), and the write order of a custom store under 8 threads.
 //!
 //! A child is this test binary run again with `SESH_CRASH_SHARED_CHILD` set to the test's
 //! name. Every line a child prints is written after the call it reports returned (one
