@@ -3,7 +3,9 @@
 #   cmake --install build [--prefix DIR]      (component "sesh": cmake --install build --component sesh)
 #
 # installs
-#   lib/libsesh.a, lib/libsesh.so             the libraries cargo built for this build type
+#   lib/libsesh.a                             the static library (only sesh_* global)
+#   lib/libsesh.so.X.Y.Z, lib/libsesh.so.X,   the shared library (SONAME libsesh.so.X) and
+#     lib/libsesh.so                            its symlinks; elsewhere than Linux, cargo's
 #   include/sesh.h, include/sesh.hpp          the C ABI and the header-only C++ wrapper
 #   lib/cmake/sesh/sesh-config.cmake          find_package(sesh): sesh::sesh_static,
 #   lib/cmake/sesh/sesh-config-version.cmake    sesh::sesh_shared and sesh::sesh (the shared one)
@@ -12,17 +14,13 @@
 # Both the CMake package and sesh.pc find the prefix from where they are installed, so an
 # installed tree can be moved (or packaged with DESTDIR) as a whole.
 #
-# SONAME: the shared library cargo builds has none, and none is added here. Adding one
-# means passing `-C link-arg=-Wl,-soname,libsesh.so.0` to the final link: through RUSTFLAGS
-# that changes the flags of every crate in the shared target/ directory (a full rebuild,
-# and one that fights other builds of the same tree), and rewriting the file at install time
-# needs patchelf, which is not a build requirement. The right place is one line in build.rs
-# (`cargo:rustc-cdylib-link-arg=-Wl,-soname,libsesh.so.<major>` on Linux targets), which
-# touches the cdylib only. Until then the library is installed as plain libsesh.so, the
-# CMake package marks it IMPORTED_NO_SONAME (so CMake links it as -lsesh) and sesh.pc says
-# -lsesh: programs record `libsesh.so` in DT_NEEDED, never a build path. What is missing is
-# ABI versioning (libsesh.so.0 next to libsesh.so.1); the package_consumer test checks the
-# DT_NEEDED entry.
+# SONAME (Linux): the shared library is libsesh.so.X.Y.Z with SONAME libsesh.so.X (build.rs
+# passes -Wl,-soname to the cdylib's link; X is the major version), installed with the
+# symlinks libsesh.so.X (what programs load: their DT_NEEDED names the SONAME) and
+# libsesh.so (what -lsesh finds when linking). The CMake package's sesh::sesh_shared points
+# at libsesh.so.X.Y.Z with IMPORTED_SONAME libsesh.so.X. The ctest abi_compatible keeps the
+# ABI of libsesh.so.X compatible with abi/libsesh.so.X.abi (README, "ABI"). The static
+# library installed is the one with only sesh_* symbols global (cmake/libraries.cmake).
 
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -31,18 +29,17 @@ set(SESH_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/sesh")
 set(SESH_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
 get_filename_component(SESH_STATIC_LIB_NAME "${SESH_STATIC_LIB}" NAME)
 get_filename_component(SESH_SHARED_LIB_NAME "${SESH_SHARED_LIB}" NAME)
-if(APPLE OR WIN32)
-  set(SESH_SHARED_NO_SONAME FALSE)
-else()
-  set(SESH_SHARED_NO_SONAME TRUE)
-endif()
 
 install(FILES "${SESH_STATIC_LIB}"
   DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT sesh)
+# The library, then its symlinks (installed as symlinks).
 install(FILES "${SESH_SHARED_LIB}"
   DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT sesh
   PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
               WORLD_READ WORLD_EXECUTE)
+if(SESH_SHARED_LINKS)
+  install(FILES ${SESH_SHARED_LINKS} DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT sesh)
+endif()
 install(FILES "${SESH_INCLUDE_DIR}/sesh.h" "${SESH_INCLUDE_DIR}/sesh.hpp"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT sesh)
 
@@ -103,5 +100,6 @@ add_test(NAME package_consumer
     -DSESH_CXX_COMPILER=${CMAKE_CXX_COMPILER}
     -DSESH_PKG_CONFIG=${SESH_PKG_CONFIG}
     -DSESH_READELF=${SESH_READELF}
+    -DSESH_SONAME=${SESH_SONAME}
     -P ${CMAKE_CURRENT_LIST_DIR}/../tests/package/run_consumer.cmake)
 set_tests_properties(package_consumer PROPERTIES LABELS package TIMEOUT 600)

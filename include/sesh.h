@@ -39,6 +39,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/** The version of sesh this header belongs to (Cargo.toml's); sesh_version() gives the
+ * library's, which a host may compare with SESH_VERSION_STRING. */
+#define SESH_VERSION_MAJOR 0
+#define SESH_VERSION_MINOR 1
+#define SESH_VERSION_PATCH 0
+#define SESH_VERSION_STRING "0.1.0"
+
 /**
  * Bytes a buffer for `sesh_event_track_into` must hold: enough for any entity and its NUL.
  */

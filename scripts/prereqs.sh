@@ -15,12 +15,13 @@
 # command that installs it and exit 1. Nothing is installed when everything is there.
 # Rust (cargo, rustc) is not a Debian package here: it comes from rustup (~/.cargo/bin).
 #
-# `bash scripts/prereqs.sh --list TIER` prints the commands TIER checks, one a line, as
-# "COMMAND PACKAGE" (tests/scripts/prereqs_check.sh uses it).
+# `bash scripts/prereqs.sh --list TIER` prints the commands (and files) TIER checks, one a
+# line, as "COMMAND PACKAGE" (tests/scripts/prereqs_check.sh uses it).
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# COMMAND:PACKAGE (COMMAND|OTHER: either command will do).
+# COMMAND:PACKAGE (COMMAND|OTHER: either command will do; /ABSOLUTE/PATH: a file that must
+# exist, e.g. a header, checked under $SESH_PREREQS_ROOT when that is set, for tests).
 SESH_PREREQS_MAIN=(
   cmake:cmake
   make:make
@@ -34,6 +35,7 @@ SESH_PREREQS_TEST=(
   javac:openjdk-17-jdk-headless
   git:git
   abidiff:abigail-tools
+  /usr/include/sqlite3.h:libsqlite3-dev
   "chromium|chromium-browser:chromium"
 )
 
@@ -52,7 +54,10 @@ sesh_prereqs_missing() {
   while read -r commands package; do
     found=0
     for cmd in ${commands//|/ }; do
-      if command -v "$cmd" >/dev/null 2>&1; then found=1; break; fi
+      case "$cmd" in
+        /*) if [ -e "${SESH_PREREQS_ROOT:-}$cmd" ]; then found=1; break; fi ;;
+        *) if command -v "$cmd" >/dev/null 2>&1; then found=1; break; fi ;;
+      esac
     done
     [ "$found" = 1 ] || echo "${commands%%|*} $package"
   done < <(sesh_prereqs_list "$tier")

@@ -17,7 +17,8 @@
  *
  * Heap figures come from glibc's mallinfo2(). The SQLite rows split a handle's heap with
  * SQLite's own accounting (sqlite3_status64, sqlite3_db_status): the bundled SQLite is part of
- * libsesh.a, and the bench reaches it through weak declarations, for attribution only. */
+ * cargo's libsesh.a (which CMake links the bench with; the libsesh.a it hands out keeps those
+ * symbols local), and the bench reaches it through weak declarations, for attribution only. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>

@@ -7,7 +7,9 @@
 # 3. configure, build and run tests/package/consumer against the moved prefix, as an outside
 #    project would: find_package(sesh) with the static and the shared target, the C++
 #    wrapper, and pkg-config when there is one;
-# 4. check that the programs linked to the shared library name it "libsesh.so" (no path).
+#    On Linux: libsesh.so.X.Y.Z with SONAME libsesh.so.X, and the symlinks libsesh.so.X and
+#    libsesh.so pointing at it;
+# 4. check that the programs linked to the shared library name it by its SONAME (no path).
 
 foreach(var SESH_BUILD_DIR SESH_CONSUMER_DIR SESH_WORK_DIR SESH_LIBDIR SESH_INCLUDEDIR
             SESH_STATIC_LIB_NAME SESH_SHARED_LIB_NAME SESH_VERSION)
@@ -46,6 +48,34 @@ foreach(file
     message(FATAL_ERROR "cmake --install did not install ${file}")
   endif()
 endforeach()
+# The shared library's symlinks: libsesh.so -> libsesh.so.X -> libsesh.so.X.Y.Z (relative,
+# so that they survive the move below), and its SONAME, libsesh.so.X.
+if(SESH_SONAME)
+  set(libdir "${stage}/${SESH_LIBDIR}")
+  if(IS_SYMLINK "${libdir}/${SESH_SHARED_LIB_NAME}")
+    message(FATAL_ERROR "${SESH_SHARED_LIB_NAME} is installed as a symlink, not the library")
+  endif()
+  foreach(link_target "${SESH_SONAME}:${SESH_SHARED_LIB_NAME}" "libsesh.so:${SESH_SONAME}")
+    string(REPLACE ":" ";" link_target "${link_target}")
+    list(GET link_target 0 link)
+    list(GET link_target 1 target)
+    if(NOT IS_SYMLINK "${libdir}/${link}")
+      message(FATAL_ERROR "cmake --install did not install ${link} as a symlink")
+    endif()
+    file(READ_SYMLINK "${libdir}/${link}" points_to)
+    if(NOT points_to STREQUAL target)
+      message(FATAL_ERROR "${link} points to '${points_to}', expected '${target}'")
+    endif()
+  endforeach()
+  if(SESH_READELF)
+    run("readelf" "${SESH_READELF}" -d "${libdir}/${SESH_SHARED_LIB_NAME}")
+    string(REGEX MATCH "\\(SONAME\\)[^\n]*\\[([^]\n]*)\\]" soname_line "${run_output}")
+    if(NOT CMAKE_MATCH_1 STREQUAL SESH_SONAME)
+      message(FATAL_ERROR "${SESH_SHARED_LIB_NAME}'s SONAME is '${CMAKE_MATCH_1}', expected ${SESH_SONAME}")
+    endif()
+    message(STATUS "SONAME ${CMAKE_MATCH_1}; libsesh.so -> ${SESH_SONAME} -> ${SESH_SHARED_LIB_NAME}")
+  endif()
+endif()
 message(STATUS "installed into ${stage}")
 
 # 2. Move the prefix.
@@ -70,7 +100,7 @@ if(SESH_PKG_CONFIG)
   endforeach()
   run("pkg-config" "${SESH_PKG_CONFIG}" --variable=libdir sesh)
   string(STRIP "${run_output}" pc_libdir)
-  if(NOT EXISTS "${pc_libdir}/${SESH_SHARED_LIB_NAME}")
+  if(NOT EXISTS "${pc_libdir}/libsesh.so")
     message(FATAL_ERROR "sesh.pc's libdir ${pc_libdir} does not hold the library")
   endif()
   message(STATUS "pkg-config: ${pc_flags}")
@@ -121,7 +151,12 @@ foreach(program IN LISTS programs)
   message(STATUS "${program}: ${output}")
 endforeach()
 
-# 4. The shared consumers name the library, not a path to it.
+# 4. The shared consumers name the library by its SONAME (libsesh.so where it has none),
+#    not by a path to it.
+set(expected_needed "${SESH_SONAME}")
+if(NOT expected_needed)
+  set(expected_needed "${SESH_SHARED_LIB_NAME}")
+endif()
 if(SESH_READELF)
   foreach(program consumer_shared consumer_pkgconfig)
     if(NOT EXISTS "${build}/${program}")
@@ -129,8 +164,8 @@ if(SESH_READELF)
     endif()
     run("readelf" "${SESH_READELF}" -d "${build}/${program}")
     string(REGEX MATCH "\\(NEEDED\\)[^\n]*\\[[^]\n]*sesh[^]\n]*\\]" needed "${run_output}")
-    if(NOT needed MATCHES "\\[${SESH_SHARED_LIB_NAME}\\]")
-      message(FATAL_ERROR "${program} needs '${needed}', expected [${SESH_SHARED_LIB_NAME}]")
+    if(NOT needed MATCHES "\\[${expected_needed}\\]")
+      message(FATAL_ERROR "${program} needs '${needed}', expected [${expected_needed}]")
     endif()
   endforeach()
   run("readelf" "${SESH_READELF}" -d "${build}/consumer_static")

@@ -35,8 +35,18 @@ if [ -e "$HOME/.cargo/bin/cmake" ]; then
 fi
 
 # Stubs for whatever this machine lacks, so that "everything present" is true on the farm.
+# Files the check needs (headers: /usr/include/...) are looked up under SESH_PREREQS_ROOT,
+# a directory made here with an empty stub of each.
+export SESH_PREREQS_ROOT="$work/root"
 stubs=()
 while read -r commands _package; do
+  case "$commands" in
+    /*)
+      mkdir -p "$SESH_PREREQS_ROOT$(dirname "$commands")"
+      : >"$SESH_PREREQS_ROOT$commands"
+      continue
+      ;;
+  esac
   found=0
   for cmd in ${commands//|/ }; do
     [ -e "$farm/$cmd" ] && { found=1; break; }
