@@ -26,8 +26,9 @@ pub(super) unsafe fn try_ref<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, 
 /// (checked before anything happens, so that a NULL one changes nothing).
 ///
 /// # Safety
-/// `ptr` is NULL, or points to a live, aligned `T` (initialized: it may be read and dropped
-/// when written) that nothing else reads or writes during `'a`.
+/// `ptr` is NULL, or points to an aligned `T` that nothing else reads or writes during
+/// `'a`. Options are a live `SeshOptions`; an out-parameter may hold garbage, which is why
+/// exports only ever write through it (its types are `Copy`: nothing is read or dropped).
 pub(super) unsafe fn try_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T, Error> {
     // SAFETY: NULL or valid for reads and writes during 'a, as the caller promises.
     unsafe { ptr.as_mut() }.ok_or_else(|| null(what))
