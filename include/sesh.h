@@ -23,11 +23,12 @@
  *     may call sesh again. The clock callback may run on several threads at once.
  *
  * Statuses
- *   Every fallible call returns a SeshStatus and documents which it can return. A NULL
+ *   Every fallible call returns a SeshStatus and lists every status it can return. A NULL
  *   handle or required pointer gives SESH_STATUS_NULL_ARGUMENT, a string that is not UTF-8
  *   SESH_STATUS_INVALID_UTF8, a malformed UUID or out-of-range number
- *   SESH_STATUS_INVALID_ARGUMENT, any call after sesh_handle_close()
- *   SESH_STATUS_CLOSED, and an internal bug SESH_STATUS_PANIC; in each case nothing changes.
+ *   SESH_STATUS_INVALID_ARGUMENT, any call after sesh_handle_close() SESH_STATUS_CLOSED
+ *   (before any other argument is looked at; sesh_handle_get_last_error aside), and an
+ *   internal bug SESH_STATUS_PANIC; in each case nothing changes.
  */
 
 #ifndef SESH_H
@@ -70,7 +71,8 @@ enum SeshStatus
   SESH_STATUS_NO_SESSION = 1,
   /**
    * An argument has the wrong form or is out of range: a malformed UUID, a timeout that
-   * is not a whole number of seconds >= 1, an unknown enum value, a bad timestamp.
+   * is not a whole number of seconds >= 1, an unknown enum value, a bad timestamp, a
+   * buffer too small.
    */
   SESH_STATUS_INVALID_ARGUMENT = 2,
   /**
@@ -82,7 +84,8 @@ enum SeshStatus
    */
   SESH_STATUS_INVALID_UTF8 = 4,
   /**
-   * The handle was closed.
+   * The handle was closed. A call on a closed handle answers this before it looks at
+   * any other argument.
    */
   SESH_STATUS_CLOSED = 5,
   /**
@@ -273,7 +276,8 @@ SeshStatus sesh_handle_open(const SeshOptions *options,
  * close included, returns `SESH_STATUS_CLOSED`. The handle's memory stays valid until
  * `sesh_handle_free`.
  *
- * Returns `OK`, `NULL_ARGUMENT`, `CLOSED` or `STORE_ERROR` (closed all the same).
+ * Returns `OK`, `NULL_ARGUMENT`, `CLOSED` (already closed), `STORE_ERROR` (closed all the
+ * same) or `PANIC`.
  *
  * # Safety
  * `handle` is NULL or a handle not freed yet.
@@ -295,7 +299,9 @@ void sesh_handle_free(SeshHandle *handle);
  * generated one; its timestamp is "now".
  *
  * Returns `OK`, `NO_SESSION` (manual mode outside a session: nothing is written),
- * `NULL_ARGUMENT`, `INVALID_UTF8`, `INVALID_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+ * `NULL_ARGUMENT` (handle, out_entity), `INVALID_UTF8` (event_id), `INVALID_ARGUMENT`
+ * (event_id not a UUID), `CLOSED`, `CALLBACK_ERROR` (the clock), `STORE_ERROR` (SQLite: the
+ * namespace's writer lock could not be taken) or `PANIC`.
  *
  * # Safety
  * `handle` NULL or live; `event_id` NULL or NUL-terminated; `out_entity` NULL or writable.
@@ -310,6 +316,10 @@ SeshStatus sesh_event_track(SeshHandle *handle,
  * becomes `firstEventTimestamp` when the event is its session's first; the session rules
  * use the clock.
  *
+ * Returns `OK`, `NO_SESSION`, `NULL_ARGUMENT`, `INVALID_UTF8`, `INVALID_ARGUMENT` (event_id
+ * not a UUID, timestamp out of range), `CLOSED`, `CALLBACK_ERROR`, `STORE_ERROR` or `PANIC`,
+ * as `sesh_event_track`.
+ *
  * # Safety
  * As `sesh_event_track`.
  */
@@ -321,16 +331,19 @@ SeshStatus sesh_event_track_at(SeshHandle *handle,
 /**
  * As `sesh_event_track`, writing the entity JSON and a NUL into the caller's `buffer`
  * instead of allocating a string: no allocation on the per-event path. `capacity` must be
- * at least `SESH_MAX_ENTITY_SIZE`; `*out_length` receives the entity's length without the
- * NUL. Nothing is written, and nothing counted, on failure.
+ * at least `SESH_MAX_ENTITY_SIZE`; sesh never writes past the first
+ * `SESH_MAX_ENTITY_SIZE` bytes, so any larger capacity (`SIZE_MAX` included) is taken as
+ * `SESH_MAX_ENTITY_SIZE`. `*out_length` receives the entity's length without the NUL. On
+ * failure neither `buffer` nor `*out_length` is written, and nothing is counted.
  *
- * Returns `OK`, `NO_SESSION` (manual mode outside a session), `NULL_ARGUMENT`,
- * `INVALID_UTF8`, `INVALID_ARGUMENT` (a bad event id, or `capacity` below
- * `SESH_MAX_ENTITY_SIZE`), `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+ * Returns `OK`, `NO_SESSION` (manual mode outside a session), `NULL_ARGUMENT` (handle,
+ * buffer, out_length), `INVALID_UTF8` (event_id), `INVALID_ARGUMENT` (event_id not a UUID,
+ * or `capacity` below `SESH_MAX_ENTITY_SIZE`), `CLOSED`, `CALLBACK_ERROR`, `STORE_ERROR` or
+ * `PANIC`, as `sesh_event_track`.
  *
  * # Safety
  * `handle` NULL or live; `event_id` NULL or NUL-terminated; `buffer` NULL or writable for
- * `capacity` bytes; `out_length` NULL or writable.
+ * `min(capacity, SESH_MAX_ENTITY_SIZE)` bytes; `out_length` NULL or writable.
  */
 SeshStatus sesh_event_track_into(SeshHandle *handle,
                                  const char *event_id,
@@ -344,10 +357,12 @@ SeshStatus sesh_event_track_into(SeshHandle *handle,
  * session. Writes the lifecycle event JSON to `*out_event` and its entity to `*out_entity`
  * (free both with `sesh_string_free`).
  *
- * When the app already is in background nothing happens: `OK`, and both are set to NULL.
- * In manual mode outside a session the state still flips: `NO_SESSION`, with the event
- * written and `*out_entity` set to NULL. Other statuses: `NULL_ARGUMENT`, `INVALID_UTF8`,
- * `INVALID_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR`, `PANIC` (nothing written).
+ * Returns `OK`; when the app already is in background nothing happens, and both are set to
+ * NULL. `NO_SESSION` in manual mode outside a session: the state still flips, the event is
+ * written and `*out_entity` set to NULL. Other statuses, with nothing written:
+ * `NULL_ARGUMENT` (handle, out_event, out_entity), `INVALID_UTF8` (event_id),
+ * `INVALID_ARGUMENT` (event_id not a UUID), `CLOSED`, `CALLBACK_ERROR` (the clock),
+ * `STORE_ERROR` (SQLite: the namespace's writer lock could not be taken), `PANIC`.
  *
  * # Safety
  * `handle` NULL or live; `event_id` NULL or NUL-terminated; the out-pointers NULL or
@@ -362,6 +377,9 @@ SeshStatus sesh_app_background(SeshHandle *handle,
  * The app moves to foreground: as `sesh_app_background`, with the event
  * `application_foreground` (`{"foregroundIndex":n}`) checked with the background timeout.
  *
+ * Returns `OK`, `NO_SESSION`, `NULL_ARGUMENT`, `INVALID_UTF8`, `INVALID_ARGUMENT`, `CLOSED`,
+ * `CALLBACK_ERROR`, `STORE_ERROR` or `PANIC`, as `sesh_app_background`.
+ *
  * # Safety
  * As `sesh_app_background`.
  */
@@ -372,8 +390,10 @@ SeshStatus sesh_app_foreground(SeshHandle *handle,
 
 /**
  * Ends the current session (reason `new_session`) and starts a new one at once, with
- * `eventIndex` 0; the next event fills its first-event fields. Returns `OK`,
- * `NULL_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+ * `eventIndex` 0; the next event fills its first-event fields.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle), `CLOSED`, `CALLBACK_ERROR` (the clock),
+ * `STORE_ERROR` (SQLite: the namespace's writer lock could not be taken) or `PANIC`.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -382,7 +402,10 @@ SeshStatus sesh_session_new(SeshHandle *handle);
 
 /**
  * Starts a session in manual mode (ending a running one first, reason `new_session`); in
- * automatic mode the same as `sesh_session_new`. Statuses as `sesh_session_new`.
+ * automatic mode the same as `sesh_session_new`.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle), `CLOSED`, `CALLBACK_ERROR` (the clock),
+ * `STORE_ERROR` (SQLite: the namespace's writer lock could not be taken) or `PANIC`.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -391,8 +414,11 @@ SeshStatus sesh_session_begin(SeshHandle *handle);
 
 /**
  * Ends the current session now (reason `manual`); in automatic mode the next event starts
- * a new one. Returns `OK`, `NO_SESSION` (nothing changes), `NULL_ARGUMENT`, `CLOSED`,
- * `CALLBACK_ERROR` or `PANIC`.
+ * a new one.
+ *
+ * Returns `OK`, `NO_SESSION` (nothing changes), `NULL_ARGUMENT` (handle), `CLOSED`,
+ * `CALLBACK_ERROR` (the clock), `STORE_ERROR` (SQLite: the namespace's writer lock could
+ * not be taken) or `PANIC`.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -402,8 +428,10 @@ SeshStatus sesh_session_end(SeshHandle *handle);
 /**
  * Ends the session exactly when the next event would renew it by timeout, clock change or
  * maximum duration (with that reason); otherwise, and while paused or in manual mode, does
- * nothing. Call it from a timer to learn of ends without waiting for an event. Returns
- * `OK`, `NULL_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+ * nothing. Call it from a timer to learn of ends without waiting for an event.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle), `CLOSED`, `CALLBACK_ERROR` (the clock),
+ * `STORE_ERROR` (SQLite: the namespace's writer lock could not be taken) or `PANIC`.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -412,8 +440,10 @@ SeshStatus sesh_session_check(SeshHandle *handle);
 
 /**
  * Suspends timeouts, clock checks and the maximum duration, and freezes last activity;
- * events still count. Idempotent. Returns `OK`, `NULL_ARGUMENT`, `CLOSED`,
- * `CALLBACK_ERROR` or `PANIC`.
+ * events still count. Idempotent.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle), `CLOSED`, `CALLBACK_ERROR` (the clock),
+ * `STORE_ERROR` (SQLite: the namespace's writer lock could not be taken) or `PANIC`.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -422,7 +452,9 @@ SeshStatus sesh_session_pause(SeshHandle *handle);
 
 /**
  * Ends a pause; the next event is checked against the frozen last activity. Idempotent.
- * Statuses as `sesh_session_pause`.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle), `CLOSED`, `CALLBACK_ERROR` (the clock),
+ * `STORE_ERROR` (SQLite: the namespace's writer lock could not be taken) or `PANIC`.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -432,8 +464,10 @@ SeshStatus sesh_session_resume(SeshHandle *handle);
 /**
  * Anonymous mode on or off. A change ends the current session (reason
  * `anonymity_changed`) and starts a new one at once (in manual mode only in place of a
- * running one); no change does nothing. Returns `OK`, `NULL_ARGUMENT`, `CLOSED`,
- * `CALLBACK_ERROR` or `PANIC`.
+ * running one); no change does nothing.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle), `CLOSED`, `CALLBACK_ERROR` (the clock),
+ * `STORE_ERROR` (SQLite: the namespace's writer lock could not be taken) or `PANIC`.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -443,8 +477,10 @@ SeshStatus sesh_anonymous_set(SeshHandle *handle,
 
 /**
  * Gives the store a new user id. The current session ends (reason `user_changed`) and none
- * starts; the next session has `sessionIndex` 1 and no previous id. Returns `OK`,
- * `NULL_ARGUMENT`, `CLOSED`, `CALLBACK_ERROR` or `PANIC`.
+ * starts; the next session has `sessionIndex` 1 and no previous id.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle), `CLOSED`, `CALLBACK_ERROR` (the clock),
+ * `STORE_ERROR` (SQLite: the namespace's writer lock could not be taken) or `PANIC`.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -452,17 +488,21 @@ SeshStatus sesh_anonymous_set(SeshHandle *handle,
 SeshStatus sesh_user_reset(SeshHandle *handle);
 
 /**
- * The installation's user id (the nil UUID in anonymous mode), always known.
+ * The installation's user id (the nil UUID in anonymous mode), always known. Free the
+ * string with `sesh_string_free`.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle, out_user_id), `CLOSED` or `PANIC`.
  *
  * # Safety
- * `handle` NULL or live; `out_user_id` NULL or writable. Free the string with
- * `sesh_string_free`.
+ * `handle` NULL or live; `out_user_id` NULL or writable.
  */
 SeshStatus sesh_user_get_id(SeshHandle *handle,
                             char **out_user_id);
 
 /**
  * Whether the app is in background, always known.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle, out_in_background), `CLOSED` or `PANIC`.
  *
  * # Safety
  * `handle` NULL or live; `out_in_background` NULL or writable.
@@ -473,6 +513,9 @@ SeshStatus sesh_app_get_in_background(SeshHandle *handle,
 /**
  * The current session's id. Free the string with `sesh_string_free`.
  *
+ * Returns `OK`, `NO_SESSION` (nothing written), `NULL_ARGUMENT` (handle, out_session_id),
+ * `CLOSED` or `PANIC`.
+ *
  * # Safety
  * `handle` NULL or live; `out_session_id` NULL or writable.
  */
@@ -482,6 +525,9 @@ SeshStatus sesh_session_get_id(SeshHandle *handle,
 /**
  * The current session's index.
  *
+ * Returns `OK`, `NO_SESSION` (nothing written), `NULL_ARGUMENT` (handle, out_index),
+ * `CLOSED` or `PANIC`.
+ *
  * # Safety
  * `handle` NULL or live; `out_index` NULL or writable.
  */
@@ -490,6 +536,9 @@ SeshStatus sesh_session_get_index(SeshHandle *handle,
 
 /**
  * The index of the current session's latest event (0 before its first).
+ *
+ * Returns `OK`, `NO_SESSION` (nothing written), `NULL_ARGUMENT` (handle, out_index),
+ * `CLOSED` or `PANIC`.
  *
  * # Safety
  * `handle` NULL or live; `out_index` NULL or writable.
@@ -501,6 +550,9 @@ SeshStatus sesh_session_get_event_index(SeshHandle *handle,
  * The previous session's id, or NULL when there is none (or in anonymous mode). Free the
  * string with `sesh_string_free`.
  *
+ * Returns `OK`, `NO_SESSION` (nothing written), `NULL_ARGUMENT` (handle, out_session_id),
+ * `CLOSED` or `PANIC`.
+ *
  * # Safety
  * `handle` NULL or live; `out_session_id` NULL or writable.
  */
@@ -509,6 +561,9 @@ SeshStatus sesh_session_get_previous_id(SeshHandle *handle,
 
 /**
  * The number of background transitions in the current session.
+ *
+ * Returns `OK`, `NO_SESSION` (nothing written), `NULL_ARGUMENT` (handle, out_index),
+ * `CLOSED` or `PANIC`.
  *
  * # Safety
  * `handle` NULL or live; `out_index` NULL or writable.
@@ -519,6 +574,9 @@ SeshStatus sesh_session_get_background_index(SeshHandle *handle,
 /**
  * The number of foreground transitions in the current session.
  *
+ * Returns `OK`, `NO_SESSION` (nothing written), `NULL_ARGUMENT` (handle, out_index),
+ * `CLOSED` or `PANIC`.
+ *
  * # Safety
  * `handle` NULL or live; `out_index` NULL or writable.
  */
@@ -528,6 +586,9 @@ SeshStatus sesh_session_get_foreground_index(SeshHandle *handle,
 /**
  * The id of the current session's first event, or NULL before it has one. Free the string
  * with `sesh_string_free`.
+ *
+ * Returns `OK`, `NO_SESSION` (nothing written), `NULL_ARGUMENT` (handle, out_event_id),
+ * `CLOSED` or `PANIC`.
  *
  * # Safety
  * `handle` NULL or live; `out_event_id` NULL or writable.
@@ -540,6 +601,9 @@ SeshStatus sesh_session_get_first_event_id(SeshHandle *handle,
  * (`2009-02-13T23:31:31.012Z`), or NULL before it has one. Free the string with
  * `sesh_string_free`.
  *
+ * Returns `OK`, `NO_SESSION` (nothing written), `NULL_ARGUMENT` (handle, out_timestamp),
+ * `CLOSED` or `PANIC`.
+ *
  * # Safety
  * `handle` NULL or live; `out_timestamp` NULL or writable.
  */
@@ -549,6 +613,9 @@ SeshStatus sesh_session_get_first_event_timestamp(SeshHandle *handle,
 /**
  * The current session's whole `client_session` entity JSON, as the last event saw it.
  * Free the string with `sesh_string_free`.
+ *
+ * Returns `OK`, `NO_SESSION` (nothing written), `NULL_ARGUMENT` (handle, out_entity),
+ * `CLOSED` or `PANIC`.
  *
  * # Safety
  * `handle` NULL or live; `out_entity` NULL or writable.
@@ -560,6 +627,8 @@ SeshStatus sesh_session_get_entity(SeshHandle *handle,
  * The last fault the handle met on its own (unreadable persisted state, a failing store, a
  * bad clock reading): its status, or `SESH_STATUS_OK` when there was none.
  *
+ * Returns `OK`, `NULL_ARGUMENT` (handle, out_fault), `CLOSED` or `PANIC`.
+ *
  * # Safety
  * `handle` NULL or live; `out_fault` NULL or writable.
  */
@@ -569,8 +638,10 @@ SeshStatus sesh_handle_get_last_fault(SeshHandle *handle,
 /**
  * Copies out the message of the last call on this handle that did not return
  * `SESH_STATUS_OK` (this getter's own failures aside), or NULL when none did. With several
- * threads, "last" is whichever failed last. Works on a closed handle. Free the string with
- * `sesh_string_free`. Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
+ * threads, "last" is whichever failed last. Works on a closed handle (the one call that
+ * does). Free the string with `sesh_string_free`.
+ *
+ * Returns `OK`, `NULL_ARGUMENT` (handle, out_message) or `PANIC`.
  *
  * # Safety
  * `handle` NULL or live; `out_message` NULL or writable.
@@ -584,7 +655,7 @@ SeshStatus sesh_handle_get_last_error(SeshHandle *handle,
  * duration, start in foreground, the memory store, the system clock, no callbacks.
  *
  * Writes `*out_options` only on success; free it with `sesh_options_free`.
- * Returns `SESH_STATUS_OK` or `SESH_STATUS_NULL_ARGUMENT`.
+ * Returns `OK`, `NULL_ARGUMENT` (out_options) or `PANIC`.
  *
  * # Safety
  * `out_options` is NULL or writable.
@@ -601,8 +672,8 @@ void sesh_options_free(SeshOptions *options);
 
 /**
  * The namespace: one independent session sequence (one tracker) in the store. Any
- * non-empty UTF-8 text. Returns `OK`, `NULL_ARGUMENT`, `INVALID_UTF8` or
- * `INVALID_ARGUMENT` (empty).
+ * non-empty UTF-8 text. Returns `OK`, `NULL_ARGUMENT` (options, name), `INVALID_UTF8`,
+ * `INVALID_ARGUMENT` (empty) or `PANIC`.
  *
  * # Safety
  * `options` as for every setter: NULL or live options; `name` NULL or NUL-terminated.
@@ -612,7 +683,7 @@ SeshStatus sesh_options_set_namespace(SeshOptions *options,
 
 /**
  * The foreground inactivity timeout, in whole seconds >= 1 (default 1800).
- * Returns `OK`, `NULL_ARGUMENT` or `INVALID_ARGUMENT`.
+ * Returns `OK`, `NULL_ARGUMENT` (options), `INVALID_ARGUMENT` (below 1) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -622,7 +693,7 @@ SeshStatus sesh_options_set_foreground_timeout(SeshOptions *options,
 
 /**
  * The background inactivity timeout, in whole seconds >= 1 (default 1800).
- * Returns `OK`, `NULL_ARGUMENT` or `INVALID_ARGUMENT`.
+ * Returns `OK`, `NULL_ARGUMENT` (options), `INVALID_ARGUMENT` (below 1) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -632,7 +703,8 @@ SeshStatus sesh_options_set_background_timeout(SeshOptions *options,
 
 /**
  * The longest a session may last from its start, in whole seconds; 0 (the default) for no
- * maximum. Returns `OK`, `NULL_ARGUMENT` or `INVALID_ARGUMENT` (negative).
+ * maximum. Returns `OK`, `NULL_ARGUMENT` (options), `INVALID_ARGUMENT` (negative) or
+ * `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -642,7 +714,7 @@ SeshStatus sesh_options_set_max_duration(SeshOptions *options,
 
 /**
  * Whether a persisted session that has not timed out goes on after a restart (default
- * true). Returns `OK` or `NULL_ARGUMENT`.
+ * true). Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -651,8 +723,8 @@ SeshStatus sesh_options_set_continue_on_restart(SeshOptions *options,
                                                 bool enabled);
 
 /**
- * Whether the handle opens in anonymous mode (default false). Returns `OK` or
- * `NULL_ARGUMENT`.
+ * Whether the handle opens in anonymous mode (default false). Returns `OK`,
+ * `NULL_ARGUMENT` (options) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -662,7 +734,7 @@ SeshStatus sesh_options_set_anonymous(SeshOptions *options,
 
 /**
  * Whether sessions start and end by the rules (true, the default) or only when the host
- * says so (false: manual mode). Returns `OK` or `NULL_ARGUMENT`.
+ * says so (false: manual mode). Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -671,8 +743,8 @@ SeshStatus sesh_options_set_automatic(SeshOptions *options,
                                       bool enabled);
 
 /**
- * Whether the app is in background after open (default false). Returns `OK` or
- * `NULL_ARGUMENT`.
+ * Whether the app is in background after open (default false). Returns `OK`,
+ * `NULL_ARGUMENT` (options) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -684,7 +756,7 @@ SeshStatus sesh_options_set_start_in_background(SeshOptions *options,
  * The clock sesh reads "now" from; NULL restores the default system clock (wall time at
  * open, then a monotonic clock that counts sleep). Readings outside 0 ..=
  * 253402300799999 (year 9999) make the call that read them fail with
- * `SESH_STATUS_CALLBACK_ERROR`. Returns `OK` or `NULL_ARGUMENT` (options).
+ * `SESH_STATUS_CALLBACK_ERROR`. Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options; `clock` stays callable with `user_data` from any
@@ -696,7 +768,7 @@ SeshStatus sesh_options_set_clock(SeshOptions *options,
 
 /**
  * Called with the `client_session` entity JSON each time a session starts; NULL removes
- * it. Returns `OK` or `NULL_ARGUMENT` (options).
+ * it. Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
  *
  * # Safety
  * As `sesh_options_set_clock`.
@@ -707,7 +779,7 @@ SeshStatus sesh_options_set_session_start_callback(SeshOptions *options,
 
 /**
  * Called with the session-end summary JSON (behaviour §6) each time a session ends; NULL
- * removes it. Returns `OK` or `NULL_ARGUMENT` (options).
+ * removes it. Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
  *
  * # Safety
  * As `sesh_options_set_clock`.
@@ -718,7 +790,7 @@ SeshStatus sesh_options_set_session_end_callback(SeshOptions *options,
 
 /**
  * Called with faults and notes (the library itself never prints); NULL removes it.
- * Returns `OK` or `NULL_ARGUMENT` (options).
+ * Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
  *
  * # Safety
  * As `sesh_options_set_clock`.
@@ -729,7 +801,7 @@ SeshStatus sesh_options_set_log_callback(SeshOptions *options,
 
 /**
  * Keep state in memory, for as long as the handle lives (`storageMechanism`
- * `LOCAL_STORAGE`). The default. Returns `OK` or `NULL_ARGUMENT`.
+ * `LOCAL_STORAGE`). The default. Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -739,7 +811,8 @@ SeshStatus sesh_options_set_store_memory(SeshOptions *options);
 /**
  * Keep state in the SQLite file at `path` (`storageMechanism` `SQLITE`), created readable
  * by its owner only when it does not exist. The file is opened by `sesh_handle_open`.
- * Returns `OK`, `NULL_ARGUMENT`, `INVALID_UTF8` or `INVALID_ARGUMENT` (empty path).
+ * Returns `OK`, `NULL_ARGUMENT` (options, path), `INVALID_UTF8`, `INVALID_ARGUMENT` (empty
+ * path) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options; `path` NULL or NUL-terminated.
@@ -751,8 +824,8 @@ SeshStatus sesh_options_set_store_sqlite(SeshOptions *options,
  * Keep state in a store the host writes (see `SeshCustomStore`). On success the options
  * own the store: its `destroy` runs once, after the options are freed (or given another
  * store) and every handle opened with it is freed. On failure nothing is taken.
- * Returns `OK`, `NULL_ARGUMENT` (options, store, or its `get` or `set` function) or
- * `INVALID_ARGUMENT` (an unknown `storage_mechanism`).
+ * Returns `OK`, `NULL_ARGUMENT` (options, store, or its `get` or `set` function),
+ * `INVALID_ARGUMENT` (an unknown `storage_mechanism`) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options; `store` NULL or readable; its functions stay callable
@@ -764,7 +837,7 @@ SeshStatus sesh_options_set_store_custom(SeshOptions *options,
 /**
  * Copies out why the last failed setter or `sesh_handle_open` with these options failed
  * (this getter's own failures aside), or NULL when none did. Free the string with
- * `sesh_string_free`. Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
+ * `sesh_string_free`. Returns `OK`, `NULL_ARGUMENT` (options, out_message) or `PANIC`.
  *
  * # Safety
  * `options` is NULL or live options; `out_message` NULL or writable.
@@ -774,20 +847,21 @@ SeshStatus sesh_options_get_last_error(const SeshOptions *options,
 
 /**
  * The status's name as `sesh-replay` prints it ("ok", "no_session", ...), or NULL for a value
- * that is no status. Static: never free it.
+ * that is no status. Static: never free it. Never fails (a caught panic also gives NULL).
  */
 const char *sesh_status_name(int32_t status);
 
 /**
  * A sentence describing the status, or NULL for a value that is no status. Static: never
- * free it.
+ * free it. Never fails (a caught panic also gives NULL).
  */
 const char *sesh_status_message(int32_t status);
 
 /**
  * Hands a custom store's value to sesh from inside `get`: `length` bytes at `data` (need
  * not be NUL-terminated; NULL with length 0 is an empty value). A second write replaces
- * the first. Returns `OK` or `NULL_ARGUMENT` (sink, or data with a length).
+ * the first. Returns `OK`, `NULL_ARGUMENT` (sink, or data with a length),
+ * `INVALID_ARGUMENT` (`length` above `PTRDIFF_MAX`: no object is that long) or `PANIC`.
  *
  * # Safety
  * `sink` is the one `get` was given, during that call; `data` is NULL or readable for

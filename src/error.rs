@@ -1,9 +1,9 @@
 //! What can go wrong, as the engine and its stores say it.
 
-use std::ffi::CStr;
 use std::fmt;
 
-/// The kinds of failure; each maps to one status of the C ABI.
+/// The kinds of failure; each maps to one status of the C ABI (`From<ErrorKind> for
+/// SeshStatus`, the one mapping).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// There is no session where the call needs one.
@@ -29,25 +29,10 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The name `sesh-replay` prints.
+    /// The name `sesh-replay` prints: the name of the status this kind maps to (the one
+    /// table of names and messages is in `src/ffi/status.rs`).
     pub fn name(self) -> &'static str {
-        self.c_name().to_str().unwrap_or("unknown")
-    }
-
-    /// The name, NUL-terminated for C.
-    pub fn c_name(self) -> &'static CStr {
-        match self {
-            ErrorKind::NoSession => c"no_session",
-            ErrorKind::InvalidArgument => c"invalid_argument",
-            ErrorKind::NullArgument => c"null_argument",
-            ErrorKind::InvalidUtf8 => c"invalid_utf8",
-            ErrorKind::Closed => c"closed",
-            ErrorKind::StoreError => c"store_error",
-            ErrorKind::CorruptState => c"corrupt_state",
-            ErrorKind::CallbackError => c"callback_error",
-            ErrorKind::Unsupported => c"unsupported",
-            ErrorKind::Panic => c"panic",
-        }
+        crate::ffi::SeshStatus::from(self).name_str()
     }
 }
 

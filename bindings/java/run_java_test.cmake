@@ -3,12 +3,21 @@
 # Fails when javac or the test fails, or when -Xcheck:jni reports anything.
 #   cmake -DJAVAC=... -DJAVA=... -DLIB_DIR=<dir of libsesh_jni.so> -DSOURCE_DIR=.../src
 #         -DWORK_DIR=<scratch dir> [-DHOOKS_LIB=<libsesh_jni_testhooks.so>]
-#         [-DWRAPPER="valgrind;--flags"] -P run_java_test.cmake
+#         [-DWRAPPER="valgrind;--flags"] [-DASAN_RUNTIME=<libasan.so>] -P run_java_test.cmake
+# ASAN_RUNTIME (the glue was built with -fsanitize=address): the JVM runs with it preloaded,
+# leak detection off (the JVM never frees much of what it allocates) and ASan's SEGV handler
+# off (the JVM uses SIGSEGV itself); any ASan or UBSan report fails the test.
 foreach(var JAVAC JAVA LIB_DIR SOURCE_DIR WORK_DIR)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_java_test.cmake: -D${var}=... is required")
   endif()
 endforeach()
+
+if(ASAN_RUNTIME)
+  set(WRAPPER env "LD_PRELOAD=${ASAN_RUNTIME}"
+      "ASAN_OPTIONS=detect_leaks=0:handle_segv=0:halt_on_error=1:abort_on_error=0"
+      "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" ${WRAPPER})
+endif()
 
 file(GLOB sources "${SOURCE_DIR}/main/java/com/sesh/*.java" "${SOURCE_DIR}/test/java/com/sesh/*.java")
 file(REMOVE_RECURSE "${WORK_DIR}/classes" "${WORK_DIR}/scratch")
@@ -39,6 +48,9 @@ function(run_test label)
   # table overflowing, a wrong type) is a failure here.
   if("${out}${err}" MATCHES "WARNING in native method|FATAL ERROR in native method|JNI local refs")
     message(FATAL_ERROR "-Xcheck:jni reported a problem (above): ${label}")
+  endif()
+  if("${out}${err}" MATCHES "ERROR: AddressSanitizer|runtime error:")
+    message(FATAL_ERROR "AddressSanitizer or UBSan reported a problem (above): ${label}")
   endif()
 endfunction()
 

@@ -1,8 +1,10 @@
 //! The C ABI. Every `extern "C"` item of sesh lives here, and each one is thin: it checks
-//! its arguments, calls the tracker inside a panic boundary, and maps errors to statuses.
+//! its arguments (pointers through `ptr`'s helpers only), calls the tracker inside a panic
+//! boundary, and maps errors to statuses (`status`: the one table of statuses).
 
 mod handle;
 mod options;
+mod ptr;
 mod status;
 mod store;
 
@@ -11,8 +13,7 @@ pub use options::*;
 pub use status::*;
 pub use store::*;
 
-use crate::error::{Error, ErrorKind};
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Runs an export's body; a panic becomes `SESH_STATUS_PANIC` instead of crossing the ABI.
@@ -23,42 +24,6 @@ fn boundary(body: impl FnOnce() -> SeshStatus) -> SeshStatus {
 /// The boundary for an export that returns a pointer: NULL if it panicked.
 fn boundary_ptr<T>(body: impl FnOnce() -> *const T) -> *const T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(std::ptr::null())
-}
-
-/// A required string argument.
-///
-/// # Safety
-/// `text` is NULL or points to a NUL-terminated string readable for the call.
-unsafe fn required_str<'a>(text: *const c_char, what: &str) -> Result<&'a str, Error> {
-    if text.is_null() {
-        return Err(Error::new(
-            ErrorKind::NullArgument,
-            format!("{what} is NULL"),
-        ));
-    }
-    // SAFETY: non-NULL and NUL-terminated, as the caller promises.
-    unsafe { CStr::from_ptr(text) }
-        .to_str()
-        .map_err(|_| Error::new(ErrorKind::InvalidUtf8, format!("{what} is not UTF-8")))
-}
-
-/// An optional string argument: NULL means "none".
-///
-/// # Safety
-/// As [`required_str`].
-unsafe fn optional_str<'a>(text: *const c_char, what: &str) -> Result<Option<&'a str>, Error> {
-    if text.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded from the caller.
-    unsafe { required_str(text, what) }.map(Some)
-}
-
-/// Checks an out-parameter before anything else happens, so that a NULL one changes nothing.
-fn out_param<'a, T>(out: *mut T, what: &str) -> Result<&'a mut T, Error> {
-    // SAFETY: the caller passes NULL or a pointer writable for the call.
-    unsafe { out.as_mut() }
-        .ok_or_else(|| Error::new(ErrorKind::NullArgument, format!("{what} is NULL")))
 }
 
 /// A string handed to the host, to be freed by `sesh_string_free`.
@@ -85,12 +50,8 @@ fn optional_owned_string(text: Option<String>) -> *mut c_char {
 /// `text` is NULL or a string returned by sesh and not freed yet.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sesh_string_free(text: *mut c_char) {
-    let _ = catch_unwind(|| {
-        if !text.is_null() {
-            // SAFETY: it came from `CString::into_raw` in `owned_string`.
-            drop(unsafe { CString::from_raw(text) });
-        }
-    });
+    // SAFETY: NULL or from `CString::into_raw` in `owned_string`, as the caller promises.
+    let _ = catch_unwind(|| unsafe { ptr::drop_owned_string(text) });
 }
 
 /// The library's version, e.g. "0.1.0". Static: never free it.
@@ -105,3 +66,118 @@ const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
     Ok(version) => version,
     Err(_) => c"unknown",
 };
+
+#[cfg(test)]
+mod tests {
+    use super::SeshStatus;
+
+    /// One declaration of the committed header: its doc comment, name and parameters.
+    struct Declaration {
+        doc: String,
+        name: String,
+        params: String,
+    }
+
+    fn status_functions(header: &str) -> Vec<Declaration> {
+        let mut found = Vec::new();
+        let mut doc = String::new();
+        let mut in_doc = false;
+        let mut lines = header.lines();
+        while let Some(line) = lines.next() {
+            let trimmed = line.trim();
+            if trimmed.starts_with("/**") {
+                in_doc = true;
+                doc.clear();
+                continue;
+            }
+            if in_doc {
+                if trimmed.starts_with("*/") {
+                    in_doc = false;
+                } else {
+                    doc.push_str(trimmed.trim_start_matches('*').trim());
+                    doc.push('\n');
+                }
+                continue;
+            }
+            if let Some(rest) = trimmed.strip_prefix("SeshStatus sesh_") {
+                let mut decl = rest.to_owned();
+                while !decl.contains(';') {
+                    decl.push(' ');
+                    decl.push_str(lines.next().expect("a declaration ends").trim());
+                }
+                let (name, params) = decl.split_once('(').expect("a function");
+                found.push(Declaration {
+                    doc: std::mem::take(&mut doc),
+                    name: format!("sesh_{name}"),
+                    params: params.to_owned(),
+                });
+            } else if !trimmed.is_empty() {
+                doc.clear();
+            }
+        }
+        found
+    }
+
+    /// Capitals the docs quote that are no status.
+    const NOT_STATUSES: [&str; 3] = ["SESH_MAX_ENTITY_SIZE", "PTRDIFF_MAX", "SIZE_MAX"];
+
+    /// Every export that returns a status lists, in the header, every status it can return:
+    /// a "Returns" paragraph naming only real statuses, always `OK` and `PANIC` (the panic
+    /// boundary), `NULL_ARGUMENT` when it takes a pointer, `CLOSED` when it takes a handle
+    /// (but the last-error getter, which works on a closed one), `INVALID_UTF8` and
+    /// `INVALID_ARGUMENT` when it takes a string (UTF-8, and a UUID, a namespace or a path), `NO_SESSION` for the session getters.
+    #[test]
+    fn the_header_lists_every_status_of_every_export() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/include/sesh.h");
+        let header = std::fs::read_to_string(path).expect("include/sesh.h is readable");
+        let names: Vec<String> = SeshStatus::ALL
+            .iter()
+            .map(|s| s.name_str().to_ascii_uppercase())
+            .collect();
+        let functions = status_functions(&header);
+        assert!(functions.len() > 40, "{} functions found", functions.len());
+        let mut problems = Vec::new();
+        for f in &functions {
+            let Some(start) = f.doc.find("Returns `") else {
+                problems.push(format!("{}: no \"Returns `...\" paragraph", f.name));
+                continue;
+            };
+            let paragraph = f.doc[start..].split("\n\n").next().unwrap_or_default();
+            let listed: Vec<&str> = paragraph
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|word| {
+                    word.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                })
+                .filter(|word| !NOT_STATUSES.contains(word))
+                .collect();
+            for word in &listed {
+                if !names.iter().any(|n| n == word) {
+                    problems.push(format!("{}: `{word}` is no status", f.name));
+                }
+            }
+            let mut needed = vec!["OK", "PANIC"];
+            if f.params.contains('*') {
+                needed.push("NULL_ARGUMENT");
+            }
+            if f.params.contains("SeshHandle *handle") && f.name != "sesh_handle_get_last_error" {
+                needed.push("CLOSED");
+            }
+            // Strings (but a custom store's value, which is bytes).
+            if f.params.contains("const char *") && !f.params.contains("const char *data") {
+                needed.extend(["INVALID_UTF8", "INVALID_ARGUMENT"]);
+            }
+            if f.name.starts_with("sesh_session_get_") {
+                needed.push("NO_SESSION");
+            }
+            for status in needed {
+                if !listed.contains(&status) {
+                    problems.push(format!("{}: does not list `{status}`", f.name));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}

@@ -1,7 +1,8 @@
 //! `SeshOptions`: what a handle is opened with.
 
+use super::ptr::{drop_boxed, try_mut, try_ref, try_str};
 use super::store::{SeshCustomStore, SeshStorageMechanism};
-use super::{SeshStatus, boundary, owned_string, required_str};
+use super::{SeshStatus, boundary, owned_string};
 use crate::clock::Clock;
 use crate::engine::Config;
 use crate::error::{Error, ErrorKind};
@@ -133,16 +134,21 @@ impl SeshOptions {
     }
 }
 
-/// Runs a setter: checks the options pointer, then the body.
-fn with_options(
+/// Runs a setter inside the panic boundary: checks the options pointer, then the body;
+/// keeps the message of a failure for `sesh_options_get_last_error`.
+///
+/// # Safety
+/// `options` is NULL or from `sesh_options_new`, not freed yet, and used by no other thread
+/// during the call.
+unsafe fn with_options(
     options: *mut SeshOptions,
     body: impl FnOnce(&mut SeshOptions) -> Result<(), Error>,
 ) -> SeshStatus {
     boundary(|| {
-        // SAFETY: the caller passes NULL or a pointer from `sesh_options_new`, used by one
-        // thread at a time.
-        let Some(options) = (unsafe { options.as_mut() }) else {
-            return SeshStatus::NullArgument;
+        // SAFETY: forwarded from the caller.
+        let options = match unsafe { try_mut(options, "options") } {
+            Ok(options) => options,
+            Err(err) => return SeshStatus::from(&err),
         };
         match body(options) {
             Ok(()) => SeshStatus::Ok,
@@ -166,7 +172,7 @@ fn whole_seconds(seconds: i64, what: &str) -> Result<u64, Error> {
 /// duration, start in foreground, the memory store, the system clock, no callbacks.
 ///
 /// Writes `*out_options` only on success; free it with `sesh_options_free`.
-/// Returns `SESH_STATUS_OK` or `SESH_STATUS_NULL_ARGUMENT`.
+/// Returns `OK`, `NULL_ARGUMENT` (out_options) or `PANIC`.
 ///
 /// # Safety
 /// `out_options` is NULL or writable.
@@ -174,8 +180,9 @@ fn whole_seconds(seconds: i64, what: &str) -> Result<u64, Error> {
 pub unsafe extern "C" fn sesh_options_new(out_options: *mut *mut SeshOptions) -> SeshStatus {
     boundary(|| {
         // SAFETY: the caller passes NULL or a writable pointer.
-        let Some(out) = (unsafe { out_options.as_mut() }) else {
-            return SeshStatus::NullArgument;
+        let out = match unsafe { try_mut(out_options, "out_options") } {
+            Ok(out) => out,
+            Err(err) => return SeshStatus::from(&err),
         };
         let options = SeshOptions {
             config: Config::default(),
@@ -196,17 +203,15 @@ pub unsafe extern "C" fn sesh_options_new(out_options: *mut *mut SeshOptions) ->
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sesh_options_free(options: *mut SeshOptions) {
     boundary(|| {
-        if !options.is_null() {
-            // SAFETY: it came from `Box::into_raw` in `sesh_options_new`.
-            drop(unsafe { Box::from_raw(options) });
-        }
+        // SAFETY: NULL or from `Box::into_raw` in `sesh_options_new`, as the caller promises.
+        unsafe { drop_boxed(options) };
         SeshStatus::Ok
     });
 }
 
 /// The namespace: one independent session sequence (one tracker) in the store. Any
-/// non-empty UTF-8 text. Returns `OK`, `NULL_ARGUMENT`, `INVALID_UTF8` or
-/// `INVALID_ARGUMENT` (empty).
+/// non-empty UTF-8 text. Returns `OK`, `NULL_ARGUMENT` (options, name), `INVALID_UTF8`,
+/// `INVALID_ARGUMENT` (empty) or `PANIC`.
 ///
 /// # Safety
 /// `options` as for every setter: NULL or live options; `name` NULL or NUL-terminated.
@@ -215,19 +220,21 @@ pub unsafe extern "C" fn sesh_options_set_namespace(
     options: *mut SeshOptions,
     name: *const c_char,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        // SAFETY: forwarded from the caller.
-        let name = unsafe { required_str(name, "namespace") }?;
-        if name.is_empty() {
-            return Err(Error::invalid("the namespace is empty"));
-        }
-        o.config.namespace = name.to_owned();
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            let name = try_str(name, "namespace")?;
+            if name.is_empty() {
+                return Err(Error::invalid("the namespace is empty"));
+            }
+            o.config.namespace = name.to_owned();
+            Ok(())
+        })
+    }
 }
 
 /// The foreground inactivity timeout, in whole seconds >= 1 (default 1800).
-/// Returns `OK`, `NULL_ARGUMENT` or `INVALID_ARGUMENT`.
+/// Returns `OK`, `NULL_ARGUMENT` (options), `INVALID_ARGUMENT` (below 1) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -236,14 +243,17 @@ pub unsafe extern "C" fn sesh_options_set_foreground_timeout(
     options: *mut SeshOptions,
     seconds: i64,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.config.foreground_timeout_seconds = whole_seconds(seconds, "the foreground timeout")?;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.config.foreground_timeout_seconds = whole_seconds(seconds, "the foreground timeout")?;
+            Ok(())
+        })
+    }
 }
 
 /// The background inactivity timeout, in whole seconds >= 1 (default 1800).
-/// Returns `OK`, `NULL_ARGUMENT` or `INVALID_ARGUMENT`.
+/// Returns `OK`, `NULL_ARGUMENT` (options), `INVALID_ARGUMENT` (below 1) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -252,14 +262,18 @@ pub unsafe extern "C" fn sesh_options_set_background_timeout(
     options: *mut SeshOptions,
     seconds: i64,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.config.background_timeout_seconds = whole_seconds(seconds, "the background timeout")?;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.config.background_timeout_seconds = whole_seconds(seconds, "the background timeout")?;
+            Ok(())
+        })
+    }
 }
 
 /// The longest a session may last from its start, in whole seconds; 0 (the default) for no
-/// maximum. Returns `OK`, `NULL_ARGUMENT` or `INVALID_ARGUMENT` (negative).
+/// maximum. Returns `OK`, `NULL_ARGUMENT` (options), `INVALID_ARGUMENT` (negative) or
+/// `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -268,16 +282,19 @@ pub unsafe extern "C" fn sesh_options_set_max_duration(
     options: *mut SeshOptions,
     seconds: i64,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.config.max_duration_seconds = u64::try_from(seconds).map_err(|_| {
-            Error::invalid("the maximum duration is a whole number of seconds >= 0")
-        })?;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.config.max_duration_seconds = u64::try_from(seconds).map_err(|_| {
+                Error::invalid("the maximum duration is a whole number of seconds >= 0")
+            })?;
+            Ok(())
+        })
+    }
 }
 
 /// Whether a persisted session that has not timed out goes on after a restart (default
-/// true). Returns `OK` or `NULL_ARGUMENT`.
+/// true). Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -286,14 +303,17 @@ pub unsafe extern "C" fn sesh_options_set_continue_on_restart(
     options: *mut SeshOptions,
     enabled: bool,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.config.continue_on_restart = enabled;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.config.continue_on_restart = enabled;
+            Ok(())
+        })
+    }
 }
 
-/// Whether the handle opens in anonymous mode (default false). Returns `OK` or
-/// `NULL_ARGUMENT`.
+/// Whether the handle opens in anonymous mode (default false). Returns `OK`,
+/// `NULL_ARGUMENT` (options) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -302,14 +322,17 @@ pub unsafe extern "C" fn sesh_options_set_anonymous(
     options: *mut SeshOptions,
     enabled: bool,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.config.anonymous = enabled;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.config.anonymous = enabled;
+            Ok(())
+        })
+    }
 }
 
 /// Whether sessions start and end by the rules (true, the default) or only when the host
-/// says so (false: manual mode). Returns `OK` or `NULL_ARGUMENT`.
+/// says so (false: manual mode). Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -318,14 +341,17 @@ pub unsafe extern "C" fn sesh_options_set_automatic(
     options: *mut SeshOptions,
     enabled: bool,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.config.automatic = enabled;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.config.automatic = enabled;
+            Ok(())
+        })
+    }
 }
 
-/// Whether the app is in background after open (default false). Returns `OK` or
-/// `NULL_ARGUMENT`.
+/// Whether the app is in background after open (default false). Returns `OK`,
+/// `NULL_ARGUMENT` (options) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -334,16 +360,19 @@ pub unsafe extern "C" fn sesh_options_set_start_in_background(
     options: *mut SeshOptions,
     enabled: bool,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.config.start_in_background = enabled;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.config.start_in_background = enabled;
+            Ok(())
+        })
+    }
 }
 
 /// The clock sesh reads "now" from; NULL restores the default system clock (wall time at
 /// open, then a monotonic clock that counts sleep). Readings outside 0 ..=
 /// 253402300799999 (year 9999) make the call that read them fail with
-/// `SESH_STATUS_CALLBACK_ERROR`. Returns `OK` or `NULL_ARGUMENT` (options).
+/// `SESH_STATUS_CALLBACK_ERROR`. Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options; `clock` stays callable with `user_data` from any
@@ -354,17 +383,20 @@ pub unsafe extern "C" fn sesh_options_set_clock(
     clock: SeshClockFn,
     user_data: *mut c_void,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.clock = clock.map(|function| Callback {
-            function,
-            user_data: UserData(user_data),
-        });
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.clock = clock.map(|function| Callback {
+                function,
+                user_data: UserData(user_data),
+            });
+            Ok(())
+        })
+    }
 }
 
 /// Called with the `client_session` entity JSON each time a session starts; NULL removes
-/// it. Returns `OK` or `NULL_ARGUMENT` (options).
+/// it. Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
 ///
 /// # Safety
 /// As `sesh_options_set_clock`.
@@ -374,17 +406,20 @@ pub unsafe extern "C" fn sesh_options_set_session_start_callback(
     callback: SeshJsonFn,
     user_data: *mut c_void,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.hooks.started = callback.map(|function| Callback {
-            function,
-            user_data: UserData(user_data),
-        });
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.hooks.started = callback.map(|function| Callback {
+                function,
+                user_data: UserData(user_data),
+            });
+            Ok(())
+        })
+    }
 }
 
 /// Called with the session-end summary JSON (behaviour §6) each time a session ends; NULL
-/// removes it. Returns `OK` or `NULL_ARGUMENT` (options).
+/// removes it. Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
 ///
 /// # Safety
 /// As `sesh_options_set_clock`.
@@ -394,17 +429,20 @@ pub unsafe extern "C" fn sesh_options_set_session_end_callback(
     callback: SeshJsonFn,
     user_data: *mut c_void,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.hooks.ended = callback.map(|function| Callback {
-            function,
-            user_data: UserData(user_data),
-        });
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.hooks.ended = callback.map(|function| Callback {
+                function,
+                user_data: UserData(user_data),
+            });
+            Ok(())
+        })
+    }
 }
 
 /// Called with faults and notes (the library itself never prints); NULL removes it.
-/// Returns `OK` or `NULL_ARGUMENT` (options).
+/// Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
 ///
 /// # Safety
 /// As `sesh_options_set_clock`.
@@ -414,31 +452,38 @@ pub unsafe extern "C" fn sesh_options_set_log_callback(
     callback: SeshLogFn,
     user_data: *mut c_void,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        o.hooks.log = callback.map(|function| Callback {
-            function,
-            user_data: UserData(user_data),
-        });
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.hooks.log = callback.map(|function| Callback {
+                function,
+                user_data: UserData(user_data),
+            });
+            Ok(())
+        })
+    }
 }
 
 /// Keep state in memory, for as long as the handle lives (`storageMechanism`
-/// `LOCAL_STORAGE`). The default. Returns `OK` or `NULL_ARGUMENT`.
+/// `LOCAL_STORAGE`). The default. Returns `OK`, `NULL_ARGUMENT` (options) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sesh_options_set_store_memory(options: *mut SeshOptions) -> SeshStatus {
-    with_options(options, |o| {
-        o.store = StoreChoice::Memory;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            o.store = StoreChoice::Memory;
+            Ok(())
+        })
+    }
 }
 
 /// Keep state in the SQLite file at `path` (`storageMechanism` `SQLITE`), created readable
 /// by its owner only when it does not exist. The file is opened by `sesh_handle_open`.
-/// Returns `OK`, `NULL_ARGUMENT`, `INVALID_UTF8` or `INVALID_ARGUMENT` (empty path).
+/// Returns `OK`, `NULL_ARGUMENT` (options, path), `INVALID_UTF8`, `INVALID_ARGUMENT` (empty
+/// path) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options; `path` NULL or NUL-terminated.
@@ -447,22 +492,24 @@ pub unsafe extern "C" fn sesh_options_set_store_sqlite(
     options: *mut SeshOptions,
     path: *const c_char,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        // SAFETY: forwarded from the caller.
-        let path = unsafe { required_str(path, "path") }?;
-        if path.is_empty() {
-            return Err(Error::invalid("the store path is empty"));
-        }
-        o.store = StoreChoice::Sqlite(PathBuf::from(path));
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            let path = try_str(path, "path")?;
+            if path.is_empty() {
+                return Err(Error::invalid("the store path is empty"));
+            }
+            o.store = StoreChoice::Sqlite(PathBuf::from(path));
+            Ok(())
+        })
+    }
 }
 
 /// Keep state in a store the host writes (see `SeshCustomStore`). On success the options
 /// own the store: its `destroy` runs once, after the options are freed (or given another
 /// store) and every handle opened with it is freed. On failure nothing is taken.
-/// Returns `OK`, `NULL_ARGUMENT` (options, store, or its `get` or `set` function) or
-/// `INVALID_ARGUMENT` (an unknown `storage_mechanism`).
+/// Returns `OK`, `NULL_ARGUMENT` (options, store, or its `get` or `set` function),
+/// `INVALID_ARGUMENT` (an unknown `storage_mechanism`) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options; `store` NULL or readable; its functions stay callable
@@ -472,27 +519,27 @@ pub unsafe extern "C" fn sesh_options_set_store_custom(
     options: *mut SeshOptions,
     store: *const SeshCustomStore,
 ) -> SeshStatus {
-    with_options(options, |o| {
-        // SAFETY: the caller passes NULL or a readable struct.
-        let Some(store) = (unsafe { store.as_ref() }) else {
-            return Err(Error::new(ErrorKind::NullArgument, "store is NULL"));
-        };
-        if store.get.is_none() || store.set.is_none() {
-            return Err(Error::new(
-                ErrorKind::NullArgument,
-                "a custom store needs its get and set functions",
-            ));
-        }
-        let storage = SeshStorageMechanism::from_code(store.storage_mechanism)
-            .ok_or_else(|| Error::invalid("unknown storage_mechanism"))?;
-        o.store = StoreChoice::Custom(HostStore::new(*store, storage));
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(options, |o| {
+            let store = try_ref(store, "store")?;
+            if store.get.is_none() || store.set.is_none() {
+                return Err(Error::new(
+                    ErrorKind::NullArgument,
+                    "a custom store needs its get and set functions",
+                ));
+            }
+            let storage = SeshStorageMechanism::from_code(store.storage_mechanism)
+                .ok_or_else(|| Error::invalid("unknown storage_mechanism"))?;
+            o.store = StoreChoice::Custom(HostStore::new(*store, storage));
+            Ok(())
+        })
+    }
 }
 
 /// Copies out why the last failed setter or `sesh_handle_open` with these options failed
 /// (this getter's own failures aside), or NULL when none did. Free the string with
-/// `sesh_string_free`. Returns `OK`, `NULL_ARGUMENT` or `PANIC`.
+/// `sesh_string_free`. Returns `OK`, `NULL_ARGUMENT` (options, out_message) or `PANIC`.
 ///
 /// # Safety
 /// `options` is NULL or live options; `out_message` NULL or writable.
@@ -502,12 +549,14 @@ pub unsafe extern "C" fn sesh_options_get_last_error(
     out_message: *mut *mut c_char,
 ) -> SeshStatus {
     boundary(|| {
-        // SAFETY: the caller passes NULL or live options.
-        let Some(options) = (unsafe { options.as_ref() }) else {
-            return SeshStatus::NullArgument;
+        // SAFETY: the caller passes NULL or live options, and NULL or a writable pointer.
+        let checked = unsafe {
+            try_ref(options, "options")
+                .and_then(|options| Ok((options, try_mut(out_message, "out_message")?)))
         };
-        let Ok(out) = super::out_param(out_message, "out_message") else {
-            return SeshStatus::NullArgument;
+        let (options, out) = match checked {
+            Ok(both) => both,
+            Err(err) => return SeshStatus::from(&err),
         };
         let message = options
             .last_error

@@ -1,6 +1,13 @@
 //! Statuses: what every fallible call returns.
+//!
+//! The enum is written out below because cbindgen reads source, not macro output (it
+//! expands no macro but `bitflags!` on a stable toolchain); everything else about a status,
+//! its name and its message, is in the one table `statuses!` below, next to the variant it
+//! belongs to. The compiler holds the two together: the table's matches are exhaustive (a
+//! variant missing from it does not compile), and a constant check fails the build unless
+//! the table lists every value from 0 up, in order, once.
 
-use crate::error::{Error, ErrorKind};
+use crate::error::ErrorKind;
 use std::ffi::{CStr, c_char};
 
 /// What a call did. Values are stable: new ones may be added, none is reused.
@@ -13,13 +20,15 @@ pub enum SeshStatus {
     /// mode outside a session).
     NoSession = 1,
     /// An argument has the wrong form or is out of range: a malformed UUID, a timeout that
-    /// is not a whole number of seconds >= 1, an unknown enum value, a bad timestamp.
+    /// is not a whole number of seconds >= 1, an unknown enum value, a bad timestamp, a
+    /// buffer too small.
     InvalidArgument = 2,
     /// A required pointer argument was NULL.
     NullArgument = 3,
     /// A string argument was not UTF-8.
     InvalidUtf8 = 4,
-    /// The handle was closed.
+    /// The handle was closed. A call on a closed handle answers this before it looks at
+    /// any other argument.
     Closed = 5,
     /// A store call failed.
     StoreError = 6,
@@ -33,62 +42,78 @@ pub enum SeshStatus {
     Panic = 10,
 }
 
-impl SeshStatus {
-    const ALL: [SeshStatus; 11] = [
-        SeshStatus::Ok,
-        SeshStatus::NoSession,
-        SeshStatus::InvalidArgument,
-        SeshStatus::NullArgument,
-        SeshStatus::InvalidUtf8,
-        SeshStatus::Closed,
-        SeshStatus::StoreError,
-        SeshStatus::CorruptState,
-        SeshStatus::CallbackError,
-        SeshStatus::Unsupported,
-        SeshStatus::Panic,
-    ];
+/// The one table of statuses: `Variant => "name", "message";` in value order. Generates
+/// `SeshStatus::ALL`, `name`, `name_str` and `message`.
+macro_rules! statuses {
+    ($($variant:ident => $name:literal, $message:literal;)+) => {
+        impl SeshStatus {
+            /// Every status, in value order.
+            pub(crate) const ALL: &'static [SeshStatus] = &[$(SeshStatus::$variant),+];
 
-    fn from_code(code: i32) -> Option<SeshStatus> {
-        Self::ALL.into_iter().find(|s| *s as i32 == code)
-    }
+            /// The name `sesh_status_name` gives and `sesh-replay` prints.
+            pub(crate) const fn name_str(self) -> &'static str {
+                match self {
+                    $(SeshStatus::$variant => $name,)+
+                }
+            }
 
-    pub(crate) fn kind(self) -> Option<ErrorKind> {
-        Some(match self {
-            SeshStatus::Ok => return None,
-            SeshStatus::NoSession => ErrorKind::NoSession,
-            SeshStatus::InvalidArgument => ErrorKind::InvalidArgument,
-            SeshStatus::NullArgument => ErrorKind::NullArgument,
-            SeshStatus::InvalidUtf8 => ErrorKind::InvalidUtf8,
-            SeshStatus::Closed => ErrorKind::Closed,
-            SeshStatus::StoreError => ErrorKind::StoreError,
-            SeshStatus::CorruptState => ErrorKind::CorruptState,
-            SeshStatus::CallbackError => ErrorKind::CallbackError,
-            SeshStatus::Unsupported => ErrorKind::Unsupported,
-            SeshStatus::Panic => ErrorKind::Panic,
-        })
-    }
+            /// The name, NUL-terminated.
+            pub(crate) const fn name(self) -> &'static CStr {
+                match self {
+                    $(SeshStatus::$variant => const { cstr(concat!($name, "\0")) },)+
+                }
+            }
 
-    fn name(self) -> &'static CStr {
-        self.kind().map_or(c"ok", ErrorKind::c_name)
-    }
-
-    fn message(self) -> &'static CStr {
-        match self {
-            SeshStatus::Ok => c"success",
-            SeshStatus::NoSession => c"there is no current session",
-            SeshStatus::InvalidArgument => c"an argument has the wrong form or is out of range",
-            SeshStatus::NullArgument => c"a required pointer argument was NULL",
-            SeshStatus::InvalidUtf8 => c"a string argument was not UTF-8",
-            SeshStatus::Closed => c"the handle is closed",
-            SeshStatus::StoreError => c"a store call failed",
-            SeshStatus::CorruptState => c"persisted state was unreadable; sesh started clean",
-            SeshStatus::CallbackError => c"a host callback answered something unusable",
-            SeshStatus::Unsupported => c"not available in this build or configuration",
-            SeshStatus::Panic => c"an internal error was caught at the API boundary",
+            /// The sentence `sesh_status_message` gives.
+            pub(crate) const fn message(self) -> &'static CStr {
+                match self {
+                    $(SeshStatus::$variant => const { cstr(concat!($message, "\0")) },)+
+                }
+            }
         }
+    };
+}
+
+statuses! {
+    Ok => "ok", "success";
+    NoSession => "no_session", "there is no current session";
+    InvalidArgument => "invalid_argument", "an argument has the wrong form or is out of range";
+    NullArgument => "null_argument", "a required pointer argument was NULL";
+    InvalidUtf8 => "invalid_utf8", "a string argument was not UTF-8";
+    Closed => "closed", "the handle is closed";
+    StoreError => "store_error", "a store call failed";
+    CorruptState => "corrupt_state", "persisted state was unreadable; sesh started clean";
+    CallbackError => "callback_error", "a host callback answered something unusable";
+    Unsupported => "unsupported", "not available in this build or configuration";
+    Panic => "panic", "an internal error was caught at the API boundary";
+}
+
+/// A NUL-terminated literal as a `CStr`, at compile time.
+const fn cstr(text: &'static str) -> &'static CStr {
+    match CStr::from_bytes_with_nul(text.as_bytes()) {
+        Ok(text) => text,
+        Err(_) => panic!("a status name or message holds a NUL"),
     }
 }
 
+// The table lists each value once, from 0 up, in order; so `from_code` is an index.
+const _: () = {
+    let mut i = 0;
+    while i < SeshStatus::ALL.len() {
+        assert!(SeshStatus::ALL[i] as i32 == i as i32);
+        i += 1;
+    }
+};
+
+impl SeshStatus {
+    fn from_code(code: i32) -> Option<SeshStatus> {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| SeshStatus::ALL.get(i).copied())
+    }
+}
+
+/// The one mapping from the engine's failures to statuses.
 impl From<ErrorKind> for SeshStatus {
     fn from(kind: ErrorKind) -> Self {
         match kind {
@@ -106,14 +131,14 @@ impl From<ErrorKind> for SeshStatus {
     }
 }
 
-impl From<&Error> for SeshStatus {
-    fn from(err: &Error) -> Self {
+impl From<&crate::error::Error> for SeshStatus {
+    fn from(err: &crate::error::Error) -> Self {
         err.kind.into()
     }
 }
 
 /// The status's name as `sesh-replay` prints it ("ok", "no_session", ...), or NULL for a value
-/// that is no status. Static: never free it.
+/// that is no status. Static: never free it. Never fails (a caught panic also gives NULL).
 #[unsafe(no_mangle)]
 pub extern "C" fn sesh_status_name(status: i32) -> *const c_char {
     super::boundary_ptr(|| {
@@ -122,7 +147,7 @@ pub extern "C" fn sesh_status_name(status: i32) -> *const c_char {
 }
 
 /// A sentence describing the status, or NULL for a value that is no status. Static: never
-/// free it.
+/// free it. Never fails (a caught panic also gives NULL).
 #[unsafe(no_mangle)]
 pub extern "C" fn sesh_status_message(status: i32) -> *const c_char {
     super::boundary_ptr(|| {
@@ -133,17 +158,48 @@ pub extern "C" fn sesh_status_message(status: i32) -> *const c_char {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
-    fn every_status_has_a_distinct_name_and_maps_back() {
+    fn every_status_has_a_distinct_name_and_message() {
         let mut names = std::collections::HashSet::new();
-        for status in SeshStatus::ALL {
+        let mut messages = std::collections::HashSet::new();
+        for (code, status) in SeshStatus::ALL.iter().enumerate() {
+            assert_eq!(SeshStatus::from_code(code as i32), Some(*status));
             assert!(names.insert(status.name()));
-            if let Some(kind) = status.kind() {
-                assert_eq!(SeshStatus::from(kind), status);
-            }
+            assert!(messages.insert(status.message()));
+            assert_eq!(status.name().to_str(), Ok(status.name_str()));
+            assert!(!status.message().is_empty());
         }
-        assert_eq!(SeshStatus::from_code(11), None);
+        assert_eq!(SeshStatus::from_code(SeshStatus::ALL.len() as i32), None);
         assert_eq!(SeshStatus::from_code(-1), None);
+        assert_eq!(SeshStatus::from_code(i32::MIN), None);
+    }
+
+    #[test]
+    fn every_error_kind_maps_to_a_status_of_its_own_name() {
+        let kinds = [
+            ErrorKind::NoSession,
+            ErrorKind::InvalidArgument,
+            ErrorKind::NullArgument,
+            ErrorKind::InvalidUtf8,
+            ErrorKind::Closed,
+            ErrorKind::StoreError,
+            ErrorKind::CorruptState,
+            ErrorKind::CallbackError,
+            ErrorKind::Unsupported,
+            ErrorKind::Panic,
+        ];
+        let mut statuses = std::collections::HashSet::new();
+        for kind in kinds {
+            let status = SeshStatus::from(kind);
+            assert_ne!(status, SeshStatus::Ok);
+            assert!(statuses.insert(status as i32), "{kind:?} shares a status");
+            assert_eq!(kind.name(), status.name_str());
+        }
+        // Every status but OK is some kind's.
+        assert_eq!(statuses.len(), SeshStatus::ALL.len() - 1);
+        let err = Error::new(ErrorKind::Closed, "x");
+        assert_eq!(err.to_string(), "closed: x");
     }
 }

@@ -1,5 +1,6 @@
 //! Custom stores written by the host in C.
 
+use super::ptr::{try_bytes, try_mut};
 use super::{SeshStatus, boundary};
 use std::ffi::{c_char, c_void};
 
@@ -86,7 +87,8 @@ impl SeshStorageMechanism {
 
 /// Hands a custom store's value to sesh from inside `get`: `length` bytes at `data` (need
 /// not be NUL-terminated; NULL with length 0 is an empty value). A second write replaces
-/// the first. Returns `OK` or `NULL_ARGUMENT` (sink, or data with a length).
+/// the first. Returns `OK`, `NULL_ARGUMENT` (sink, or data with a length),
+/// `INVALID_ARGUMENT` (`length` above `PTRDIFF_MAX`: no object is that long) or `PANIC`.
 ///
 /// # Safety
 /// `sink` is the one `get` was given, during that call; `data` is NULL or readable for
@@ -98,19 +100,17 @@ pub unsafe extern "C" fn sesh_store_sink_write(
     length: usize,
 ) -> SeshStatus {
     boundary(|| {
-        // SAFETY: the caller passes the sink sesh handed to `get`, during that call.
-        let Some(sink) = (unsafe { sink.as_mut() }) else {
-            return SeshStatus::NullArgument;
+        // SAFETY: the caller passes the sink sesh handed to `get`, during that call, and
+        // NULL or `length` readable bytes.
+        let checked = unsafe {
+            try_mut(sink, "sink").and_then(|sink| Ok((sink, try_bytes(data, length, "data")?)))
         };
-        let bytes = if length == 0 {
-            Vec::new()
-        } else if data.is_null() {
-            return SeshStatus::NullArgument;
-        } else {
-            // SAFETY: readable for `length` bytes, as the caller promises.
-            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) }.to_vec()
-        };
-        sink.value = Some(bytes);
-        SeshStatus::Ok
+        match checked {
+            Ok((sink, bytes)) => {
+                sink.value = Some(bytes.to_vec());
+                SeshStatus::Ok
+            }
+            Err(err) => SeshStatus::from(&err),
+        }
     })
 }

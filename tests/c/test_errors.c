@@ -1,7 +1,9 @@
 /* Bad input through the C ABI: NULLs, non-UTF-8 strings, malformed UUIDs, bad timestamps,
- * bad clock readings and closed handles. Each failing call must return its documented
- * status, leave the out-parameters as they were and change nothing. Also: status names and
- * messages, sesh_version, the NULL frees and the last-error messages. */
+ * bad buffers (sesh_event_track_into), bad clock readings and closed handles. Each failing
+ * call must return its documented status, leave the out-parameters (and a caller's buffer)
+ * as they were and change nothing. A closed handle answers CLOSED whatever the other
+ * arguments. Also: status names and messages, sesh_version, the NULL frees and the
+ * last-error messages. */
 #include <limits.h>
 #include <stdint.h>
 
@@ -39,6 +41,25 @@ static const char *const MALFORMED_IDS[] = {
     "+f8fad5b-d9cb-469f-a165-70867728950e",                /* sign */
 };
 #define MALFORMED_COUNT (sizeof MALFORMED_IDS / sizeof MALFORMED_IDS[0])
+
+/* A caller's buffer for sesh_event_track_into, with guard bytes past SESH_MAX_ENTITY_SIZE:
+ * filled with FILL before each call, so that a test sees every byte sesh wrote. */
+#define FILL 0x5a
+#define GUARD 64
+typedef struct {
+  char bytes[SESH_MAX_ENTITY_SIZE + GUARD];
+} IntoBuffer;
+#define SENTINEL_SIZE ((size_t)0x5e5e5e5e)
+
+static void into_fill(IntoBuffer *b) { memset(b->bytes, FILL, sizeof b->bytes); }
+
+/* Whether bytes [from, sizeof) are all still FILL. */
+static bool into_untouched_from(const IntoBuffer *b, size_t from) {
+  for (size_t i = from; i < sizeof b->bytes; i++) {
+    if ((unsigned char)b->bytes[i] != FILL) return false;
+  }
+  return true;
+}
 
 /* ----- statuses, version, frees --------------------------------------------------------- */
 
@@ -108,6 +129,15 @@ static void test_null_handle(void) {
   CHECK_STATUS(sesh_event_track(NULL, NULL, &s), SESH_STATUS_NULL_ARGUMENT);
   CHECK_STATUS(sesh_event_track(NULL, VALID_ID, &s), SESH_STATUS_NULL_ARGUMENT);
   CHECK_STATUS(sesh_event_track_at(NULL, NULL, T0, &s), SESH_STATUS_NULL_ARGUMENT);
+  IntoBuffer buffer;
+  into_fill(&buffer);
+  size_t length = SENTINEL_SIZE;
+  CHECK_STATUS(sesh_event_track_into(NULL, NULL, buffer.bytes, SESH_MAX_ENTITY_SIZE, &length),
+               SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_event_track_into(NULL, VALID_ID, buffer.bytes, SIZE_MAX, &length),
+               SESH_STATUS_NULL_ARGUMENT);
+  CHECK(into_untouched_from(&buffer, 0));
+  CHECK(length == SENTINEL_SIZE);
   CHECK_STATUS(sesh_app_background(NULL, NULL, &s, &s2), SESH_STATUS_NULL_ARGUMENT);
   CHECK_STATUS(sesh_app_foreground(NULL, NULL, &s, &s2), SESH_STATUS_NULL_ARGUMENT);
   CHECK_STATUS(sesh_session_new(NULL), SESH_STATUS_NULL_ARGUMENT);
@@ -155,6 +185,19 @@ static void test_null_out_params(void) {
   CHECK_STATUS(sesh_event_track(h, NULL, NULL), SESH_STATUS_NULL_ARGUMENT);
   CHECK_STATUS(sesh_event_track(h, VALID_ID, NULL), SESH_STATUS_NULL_ARGUMENT);
   CHECK_STATUS(sesh_event_track_at(h, NULL, T0, NULL), SESH_STATUS_NULL_ARGUMENT);
+  IntoBuffer buffer;
+  into_fill(&buffer);
+  size_t length = SENTINEL_SIZE;
+  CHECK_STATUS(sesh_event_track_into(h, NULL, buffer.bytes, SESH_MAX_ENTITY_SIZE, NULL),
+               SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_event_track_into(h, NULL, NULL, SESH_MAX_ENTITY_SIZE, &length),
+               SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_event_track_into(h, NULL, NULL, 0, &length), SESH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sesh_event_track_into(h, NULL, NULL, SIZE_MAX, &length),
+               SESH_STATUS_NULL_ARGUMENT);
+  CHECK(into_untouched_from(&buffer, 0));
+  CHECK(length == SENTINEL_SIZE);
+  CHECK(event_index_of(h) == 1);
   CHECK_STATUS(sesh_app_background(h, NULL, NULL, &s), SESH_STATUS_NULL_ARGUMENT);
   CHECK(s == SENTINEL_STR);
   CHECK_STATUS(sesh_app_background(h, NULL, &s, NULL), SESH_STATUS_NULL_ARGUMENT);
@@ -257,6 +300,13 @@ static void refuse_event_id(SeshHandle *h, Recorder *rec, const char *id, SeshSt
   CHECK_STATUS(sesh_event_track(h, id, &a), want);
   CHECK_STATUS(sesh_event_track_at(h, id, T0, &a), want);
   CHECK(a == SENTINEL_STR);
+  IntoBuffer buffer;
+  into_fill(&buffer);
+  size_t length = SENTINEL_SIZE;
+  CHECK_STATUS(sesh_event_track_into(h, id, buffer.bytes, SESH_MAX_ENTITY_SIZE, &length), want);
+  CHECK_STATUS(sesh_event_track_into(h, id, buffer.bytes, SIZE_MAX, &length), want);
+  CHECK(into_untouched_from(&buffer, 0));
+  CHECK(length == SENTINEL_SIZE);
   if (background) {
     CHECK_STATUS(sesh_app_foreground(h, id, &a, &b), want);
   } else {
@@ -681,6 +731,211 @@ static void test_closed(void) {
   sesh_handle_free(h);
 }
 
+/* ----- sesh_event_track_into: the caller's buffer ------------------------------------- */
+
+/* One refused call: `want`, the buffer and *out_length as they were, nothing counted, a
+ * message left. */
+static void refuse_into(SeshHandle *h, Recorder *rec, const char *id, size_t capacity,
+                        SeshStatus want, const char *what) {
+  char before[37];
+  CHECK(session_id_of(h, before));
+  int64_t index = event_index_of(h);
+  int callbacks = rec->starts + rec->ends;
+  IntoBuffer buffer;
+  into_fill(&buffer);
+  size_t length = SENTINEL_SIZE;
+  if (!CHECK_STATUS(sesh_event_track_into(h, id, buffer.bytes, capacity, &length), want)) {
+    fprintf(stderr, "  track_into: %s, capacity %zu\n", what, capacity);
+  }
+  if (!CHECK(into_untouched_from(&buffer, 0))) fprintf(stderr, "  buffer written: %s\n", what);
+  CHECK(length == SENTINEL_SIZE);
+  char after[37];
+  CHECK(session_id_of(h, after));
+  CHECK(strcmp(before, after) == 0);
+  CHECK(event_index_of(h) == index);
+  CHECK(rec->starts + rec->ends == callbacks);
+  char *message = NULL;
+  CHECK_STATUS(sesh_handle_get_last_error(h, &message), SESH_STATUS_OK);
+  CHECK(message != NULL && strlen(message) > 0);
+  sesh_string_free(message);
+}
+
+/* One accepted call: OK, the entity and its NUL in the buffer, *out_length its length, the
+ * next event index, and not one byte written past SESH_MAX_ENTITY_SIZE whatever the capacity
+ * said. */
+static void accept_into(SeshHandle *h, const char *id, size_t capacity, int64_t index) {
+  IntoBuffer buffer;
+  into_fill(&buffer);
+  size_t length = SENTINEL_SIZE;
+  if (!CHECK_STATUS(sesh_event_track_into(h, id, buffer.bytes, capacity, &length),
+                    SESH_STATUS_OK)) {
+    fprintf(stderr, "  track_into: capacity %zu\n", capacity);
+    return;
+  }
+  CHECK(length > 0 && length < SESH_MAX_ENTITY_SIZE);
+  CHECK(length == strnlen(buffer.bytes, SESH_MAX_ENTITY_SIZE));
+  CHECK(buffer.bytes[length] == '\0');
+  CHECK(json_int(buffer.bytes, "eventIndex") == index);
+  /* Past the entity's NUL, the buffer is as it was; past SESH_MAX_ENTITY_SIZE always. */
+  CHECK(into_untouched_from(&buffer, length + 1));
+  if (!CHECK(into_untouched_from(&buffer, SESH_MAX_ENTITY_SIZE))) {
+    fprintf(stderr, "  capacity %zu: written past SESH_MAX_ENTITY_SIZE\n", capacity);
+  }
+  CHECK(event_index_of(h) == index);
+}
+
+static void test_track_into(void) {
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  Recorder rec;
+  recorder_clear(&rec);
+  SeshHandle *h = open_default(&clock, &rec);
+  CHECK(track_index(h, NULL) == 1);
+
+  /* Too small: 0, 1, one below SESH_MAX_ENTITY_SIZE (also with an id that is fine). */
+  const size_t small[] = {0, 1, SESH_MAX_ENTITY_SIZE / 2, SESH_MAX_ENTITY_SIZE - 1};
+  for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+    refuse_into(h, &rec, NULL, small[i], SESH_STATUS_INVALID_ARGUMENT, "too small");
+    refuse_into(h, &rec, VALID_ID, small[i], SESH_STATUS_INVALID_ARGUMENT, "too small, id");
+  }
+  /* Bad ids, with any capacity. */
+  const size_t capacities[] = {SESH_MAX_ENTITY_SIZE, SIZE_MAX};
+  for (size_t c = 0; c < 2; c++) {
+    for (size_t i = 0; i < NOT_UTF8_COUNT; i++) {
+      refuse_into(h, &rec, NOT_UTF8[i], capacities[c], SESH_STATUS_INVALID_UTF8, "not UTF-8");
+    }
+    for (size_t i = 0; i < MALFORMED_COUNT; i++) {
+      refuse_into(h, &rec, MALFORMED_IDS[i], capacities[c], SESH_STATUS_INVALID_ARGUMENT,
+                  "malformed id");
+    }
+  }
+
+  /* Accepted: exactly SESH_MAX_ENTITY_SIZE, a little more, and capacities no buffer has
+   * (the buffer here holds SESH_MAX_ENTITY_SIZE + GUARD bytes): sesh takes any capacity
+   * above SESH_MAX_ENTITY_SIZE as SESH_MAX_ENTITY_SIZE and writes nowhere past it. */
+  int64_t index = 1;
+  accept_into(h, NULL, SESH_MAX_ENTITY_SIZE, ++index);
+  accept_into(h, VALID_ID, SESH_MAX_ENTITY_SIZE, ++index);
+  accept_into(h, NULL, SESH_MAX_ENTITY_SIZE + 1, ++index);
+  accept_into(h, NULL, sizeof(IntoBuffer), ++index);
+  accept_into(h, NULL, (size_t)PTRDIFF_MAX, ++index);
+  accept_into(h, NULL, (size_t)PTRDIFF_MAX + 1, ++index);
+  accept_into(h, UPPER_ID, SIZE_MAX, ++index);
+  accept_into(h, NULL, SIZE_MAX, ++index);
+  CHECK(rec.starts == 1 && rec.ends == 0);
+
+  /* A new session's first event through track_into. */
+  CHECK_STATUS(sesh_session_new(h), SESH_STATUS_OK);
+  accept_into(h, VALID_ID, SIZE_MAX, 1);
+  CHECK(rec.starts == 2);
+  sesh_handle_free(h);
+
+  /* Manual mode outside a session: NO_SESSION, nothing written, nothing started. */
+  SeshOptions *options = options_for(&clock, &rec);
+  CHECK_STATUS(sesh_options_set_automatic(options, false), SESH_STATUS_OK);
+  h = open_with(options);
+  sesh_options_free(options);
+  recorder_clear(&rec);
+  IntoBuffer buffer;
+  into_fill(&buffer);
+  size_t length = SENTINEL_SIZE;
+  CHECK_STATUS(sesh_event_track_into(h, NULL, buffer.bytes, SIZE_MAX, &length),
+               SESH_STATUS_NO_SESSION);
+  CHECK(into_untouched_from(&buffer, 0));
+  CHECK(length == SENTINEL_SIZE);
+  CHECK(rec.starts == 0);
+  int64_t i64 = SENTINEL_I64;
+  CHECK_STATUS(sesh_session_get_index(h, &i64), SESH_STATUS_NO_SESSION);
+  sesh_handle_free(h);
+}
+
+/* ----- closed handles with bad arguments besides ---------------------------------------- */
+
+/* A closed handle answers CLOSED before it looks at any other argument: NULL out-parameters,
+ * NULL buffers, bad capacities, malformed or non-UTF-8 ids, bad timestamps. */
+static void test_closed_before_arguments(void) {
+  TestClock clock;
+  test_clock_init(&clock, T0);
+  Recorder rec;
+  recorder_clear(&rec);
+  SeshHandle *h = open_default(&clock, &rec);
+  CHECK(track_index(h, NULL) == 1);
+  CHECK_STATUS(sesh_handle_close(h), SESH_STATUS_OK);
+
+  const char *bad_ids[] = {MALFORMED_IDS[1], MALFORMED_IDS[0], NOT_UTF8[0], NOT_UTF8[4],
+                           VALID_ID, NULL};
+  char *s = SENTINEL_STR;
+  for (size_t k = 0; k < sizeof bad_ids / sizeof bad_ids[0]; k++) {
+    const char *id = bad_ids[k];
+    /* NULL out-parameters, and the bad id. */
+    CHECK_STATUS(sesh_event_track(h, id, NULL), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track(h, id, &s), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track_at(h, id, T0, NULL), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track_at(h, id, -1, &s), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track_at(h, id, INT64_MAX, NULL), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_app_background(h, id, NULL, NULL), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_app_background(h, id, &s, NULL), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_app_background(h, id, NULL, &s), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_app_foreground(h, id, NULL, NULL), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_app_foreground(h, id, &s, NULL), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_app_foreground(h, id, NULL, &s), SESH_STATUS_CLOSED);
+    /* track_into: every bad buffer argument, and the bad id. */
+    IntoBuffer buffer;
+    into_fill(&buffer);
+    size_t length = SENTINEL_SIZE;
+    CHECK_STATUS(sesh_event_track_into(h, id, buffer.bytes, SESH_MAX_ENTITY_SIZE, &length),
+                 SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track_into(h, id, buffer.bytes, SESH_MAX_ENTITY_SIZE, NULL),
+                 SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track_into(h, id, NULL, SESH_MAX_ENTITY_SIZE, &length),
+                 SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track_into(h, id, NULL, 0, NULL), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track_into(h, id, buffer.bytes, 0, &length), SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track_into(h, id, buffer.bytes, SESH_MAX_ENTITY_SIZE - 1, &length),
+                 SESH_STATUS_CLOSED);
+    CHECK_STATUS(sesh_event_track_into(h, id, buffer.bytes, SIZE_MAX, &length),
+                 SESH_STATUS_CLOSED);
+    CHECK(into_untouched_from(&buffer, 0));
+    CHECK(length == SENTINEL_SIZE);
+  }
+  CHECK(s == SENTINEL_STR);
+
+  /* Every getter with a NULL out-parameter. */
+  CHECK_STATUS(sesh_user_get_id(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_app_get_in_background(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_id(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_index(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_event_index(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_previous_id(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_background_index(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_foreground_index(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_first_event_id(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_first_event_timestamp(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_get_entity(h, NULL), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_handle_get_last_fault(h, NULL), SESH_STATUS_CLOSED);
+  /* The calls with no other argument (or a bool), for completeness. */
+  CHECK_STATUS(sesh_handle_close(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_new(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_begin(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_end(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_check(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_pause(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_session_resume(h), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_anonymous_set(h, false), SESH_STATUS_CLOSED);
+  CHECK_STATUS(sesh_user_reset(h), SESH_STATUS_CLOSED);
+  /* The one call that works on a closed handle: its own NULL is NULL_ARGUMENT, and the
+   * last error is CLOSED's message. */
+  CHECK_STATUS(sesh_handle_get_last_error(h, NULL), SESH_STATUS_NULL_ARGUMENT);
+  char *message = NULL;
+  CHECK_STATUS(sesh_handle_get_last_error(h, &message), SESH_STATUS_OK);
+  if (CHECK(message != NULL)) {
+    CHECK(strstr(message, "closed") != NULL);
+    sesh_string_free(message);
+  }
+  CHECK(rec.starts == 1 && rec.ends == 0);
+  sesh_handle_free(h);
+}
+
 /* ----- last-error messages -------------------------------------------------------------- */
 
 static void test_last_error_messages(void) {
@@ -753,7 +1008,9 @@ int main(void) {
   test_bad_clock_at_open();
   test_bad_clock_on_calls();
   test_clock_edges();
+  test_track_into();
   test_closed();
+  test_closed_before_arguments();
   test_last_error_messages();
   return CHECK_EXIT();
 }
