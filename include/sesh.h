@@ -29,6 +29,11 @@
  *   SESH_STATUS_INVALID_ARGUMENT, any call after sesh_handle_close() SESH_STATUS_CLOSED
  *   (before any other argument is looked at; sesh_handle_get_last_error aside), and an
  *   internal bug SESH_STATUS_PANIC; in each case nothing changes.
+ *   A panic caught in a call on a handle poisons that handle (what the call left may be
+ *   half a change): every later call on it returns SESH_STATUS_PANIC, except
+ *   sesh_handle_close(), which closes it without writing anything, and sesh_handle_free().
+ *   On an SQLite store its namespace is then free for other handles, as if its process had
+ *   died.
  */
 
 #ifndef SESH_H

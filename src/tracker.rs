@@ -629,6 +629,18 @@ impl Tracker {
         Ok(())
     }
 
+    /// Closes without writing anything (a panic may have left half a change): on a shared
+    /// store the handle stops holding its namespace, as if its process had died.
+    pub fn close_without_writing(&self) -> Result<()> {
+        let mut locked = self.locked.lock();
+        locked.engine.take().ok_or_else(Error::closed)?;
+        self.closed.store(true, Ordering::Release);
+        if let WritePath::Shared(shared) = &self.path {
+            shared.abandon();
+        }
+        Ok(())
+    }
+
     /// Ends this handle as a killed process would: nothing more is written, and on a
     /// shared store it no longer holds its namespace. For tests that stand in for a kill
     /// inside one process.

@@ -13,6 +13,8 @@ use crate::store::{MemoryStore, SqliteStore, Store};
 use crate::timestamp;
 use crate::tracker::{Hooks, LogLevel, Parts, Tracker};
 use std::ffi::c_char;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// An open namespace. Thread-safe: any number of threads may use one handle at once.
@@ -20,6 +22,11 @@ pub struct SeshHandle {
     tracker: Tracker,
     /// The message of the last call on this handle that did not return `SESH_STATUS_OK`.
     last_error: Mutex<Option<String>>,
+    /// A call panicked: what it left may be half a change, so every later call answers
+    /// `PANIC`, and close writes nothing.
+    poisoned: AtomicBool,
+    /// Tests: the next call panics inside the boundary.
+    panic_next: AtomicBool,
 }
 
 impl SeshHandle {
@@ -32,13 +39,27 @@ impl SeshHandle {
 }
 
 /// Runs a call on a handle, inside the panic boundary: a NULL handle is `NULL_ARGUMENT`; a
-/// closed one is `CLOSED` before any other argument is looked at; then the body checks its
-/// own arguments and runs. The message of a failure is kept for `sesh_handle_get_last_error`.
+/// closed one is `CLOSED` before any other argument is looked at, a poisoned one `PANIC`;
+/// then the body checks its own arguments and runs. A panic in the body poisons the
+/// handle. The message of a failure is kept for `sesh_handle_get_last_error`.
 ///
 /// # Safety
 /// `handle` is NULL or a handle from `sesh_handle_open`, not freed yet, for the whole call.
 unsafe fn with_handle(
     handle: *mut SeshHandle,
+    body: impl FnOnce(&SeshHandle) -> Result<(), Error>,
+) -> SeshStatus {
+    // SAFETY: forwarded from the caller.
+    unsafe { on_handle(handle, false, body) }
+}
+
+/// As [`with_handle`]; `even_poisoned` lets the body run on a poisoned handle (close).
+///
+/// # Safety
+/// As [`with_handle`].
+unsafe fn on_handle(
+    handle: *mut SeshHandle,
+    even_poisoned: bool,
     body: impl FnOnce(&SeshHandle) -> Result<(), Error>,
 ) -> SeshStatus {
     boundary(|| {
@@ -49,8 +70,27 @@ unsafe fn with_handle(
         };
         let result = if handle.tracker.is_closed() {
             Err(Error::closed())
+        } else if handle.poisoned.load(Ordering::Acquire) && !even_poisoned {
+            Err(Error::new(
+                ErrorKind::Panic,
+                "an earlier call on this handle panicked: it answers panic until it is closed",
+            ))
         } else {
-            body(handle)
+            let run = catch_unwind(AssertUnwindSafe(|| {
+                if handle.panic_next.load(Ordering::Relaxed)
+                    && handle.panic_next.swap(false, Ordering::AcqRel)
+                {
+                    panic!("a panic injected by a test");
+                }
+                body(handle)
+            }));
+            run.unwrap_or_else(|_| {
+                handle.poisoned.store(true, Ordering::Release);
+                Err(Error::new(
+                    ErrorKind::Panic,
+                    "a call on this handle panicked: it answers panic until it is closed",
+                ))
+            })
         };
         match result {
             Ok(()) => SeshStatus::Ok,
@@ -60,6 +100,19 @@ unsafe fn with_handle(
             }
         }
     })
+}
+
+/// Makes the next call on `handle` panic inside the panic boundary, as a bug would: for
+/// tests of what a panic leaves. Not part of the C API.
+///
+/// # Safety
+/// `handle` is a live handle from `sesh_handle_open`.
+#[doc(hidden)]
+pub unsafe fn panic_on_next_call(handle: *mut SeshHandle) {
+    // SAFETY: as the caller promises.
+    if let Ok(handle) = unsafe { try_ref(handle, "handle") } {
+        handle.panic_next.store(true, Ordering::Release);
+    }
 }
 
 /// Opens a handle on the namespace and store that `options` name: reads the persisted user
@@ -106,6 +159,8 @@ pub unsafe extern "C" fn sesh_handle_open(
             let handle = SeshHandle {
                 tracker,
                 last_error: Mutex::new(None),
+                poisoned: AtomicBool::new(false),
+                panic_next: AtomicBool::new(false),
             };
             *out = Box::into_raw(Box::new(handle));
             Ok(())
@@ -134,7 +189,16 @@ pub unsafe extern "C" fn sesh_handle_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sesh_handle_close(handle: *mut SeshHandle) -> SeshStatus {
     // SAFETY: forwarded from the caller.
-    unsafe { with_handle(handle, |h| h.tracker.close()) }
+    unsafe {
+        on_handle(handle, true, |h| {
+            if h.poisoned.load(Ordering::Acquire) {
+                // What the panic left may be half a change: nothing of it is written.
+                h.tracker.close_without_writing()
+            } else {
+                h.tracker.close()
+            }
+        })
+    }
 }
 
 /// Closes the handle if it is open and frees it. NULL is ignored.
@@ -144,6 +208,12 @@ pub unsafe extern "C" fn sesh_handle_close(handle: *mut SeshHandle) -> SeshStatu
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sesh_handle_free(handle: *mut SeshHandle) {
     boundary(|| {
+        // SAFETY: NULL or a live handle, as the caller promises.
+        if let Ok(h) = unsafe { try_ref(handle, "handle") } {
+            if h.poisoned.load(Ordering::Acquire) && !h.tracker.is_closed() {
+                let _ = h.tracker.close_without_writing();
+            }
+        }
         // SAFETY: NULL or from `Box::into_raw` in `sesh_handle_open`, as the caller promises.
         unsafe { drop_boxed(handle) };
         SeshStatus::Ok

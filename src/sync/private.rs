@@ -177,6 +177,18 @@ thread_local! {
     static WRITING: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Clears the writer's flag and wakes the waiters when the writing thread leaves, however
+/// it leaves.
+struct WritingFlag<'a>(&'a Writer);
+
+impl Drop for WritingFlag<'_> {
+    fn drop(&mut self) {
+        WRITING.set(0);
+        lock(&self.0.queue).writing = false;
+        self.0.written.notify_all();
+    }
+}
+
 impl Writer {
     pub fn new(store: Box<dyn Store>, namespace: String, writable: bool) -> Writer {
         Writer {
@@ -237,6 +249,8 @@ impl Writer {
                 return faults;
             }
             queue.writing = true;
+            // Should the store panic, the flag must not stay set: waiters would wait forever.
+            let _writing = WritingFlag(self);
             let mut rounds = 0;
             while rounds < MAX_WRITE_ROUNDS && (queue.user.is_some() || queue.state.is_some()) {
                 rounds += 1;
@@ -266,8 +280,7 @@ impl Writer {
             if faults.is_empty() && queue.user.is_none() && queue.state.is_none() {
                 self.retry.store(false, Ordering::Release);
             }
-            queue.writing = false;
-            self.written.notify_all();
+            drop(queue);
             return faults;
         }
     }
