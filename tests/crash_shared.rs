@@ -1298,7 +1298,6 @@ struct Written {
     sidx: u32,
     eidx: u32,
     lifecycle: (u32, u32),
-    in_background: bool,
     la: i64,
 }
 
@@ -1352,7 +1351,6 @@ impl FileStore {
                 .session
                 .as_ref()
                 .map_or((0, 0), |s| (s.background_index, s.foreground_index)),
-            in_background: state.in_background,
             la: state.session.as_ref().map_or(0, |s| s.last_activity),
         };
         self.log.lock().unwrap().push(written);
