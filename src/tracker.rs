@@ -635,8 +635,10 @@ impl Tracker {
         let mut locked = self.locked.lock();
         locked.engine.take().ok_or_else(Error::closed)?;
         self.closed.store(true, Ordering::Release);
-        if let WritePath::Shared(shared) = &self.path {
-            shared.abandon();
+        if let (WritePath::Shared(shared), Progress::Shared(synced)) =
+            (&self.path, &locked.progress)
+        {
+            shared.abandon(synced);
         }
         Ok(())
     }
@@ -646,8 +648,10 @@ impl Tracker {
     /// inside one process.
     #[doc(hidden)]
     pub fn abandon(self) {
-        if let WritePath::Shared(shared) = &self.path {
-            shared.abandon();
+        if let (WritePath::Shared(shared), Progress::Shared(synced)) =
+            (&self.path, &self.locked.lock().progress)
+        {
+            shared.abandon(synced);
         }
         std::mem::forget(self);
     }

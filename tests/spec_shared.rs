@@ -459,18 +459,25 @@ fn a_coordination_file_deleted_while_held_never_repeats_an_index() {
     let place = Place::new("deleted-held");
     let a = place.open(Config::default());
     let mut seen = std::collections::HashSet::new();
-    let first = session(&a.track());
-    seen.insert(first.2);
+    assert!(seen.insert(session(&a.track())));
     std::fs::remove_file(place.coordination()).unwrap();
     let b = place.open(Config::default());
-    for _ in 0..20 {
+    // Past the 1,024 indexes SQLite reserved: A must move to B's file before it extends.
+    for _ in 0..1_500 {
         for h in [&a, &b] {
-            let (id, _, index) = session(&h.track());
-            if id == first.0 {
-                assert!(seen.insert(index), "eventIndex {index} repeated");
-            }
+            let seen_now = session(&h.track());
+            assert!(
+                seen.insert(seen_now.clone()),
+                "{seen_now:?} handed out twice"
+            );
         }
     }
+    let fault = a.tracker.last_fault().unwrap().expect("A reports the move");
+    assert!(
+        fault.message.contains("deleted or replaced"),
+        "{}",
+        fault.message
+    );
 }
 
 /// An SQLite store whose writes fail while the disk is "full".

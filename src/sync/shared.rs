@@ -42,9 +42,38 @@ pub const RESERVE_BLOCK: u32 = 1024;
 /// How many times the per-event path tries before it takes the writer lock.
 const FAST_TRIES: usize = 8;
 
-/// What this handle's engine last took from the slot. Lives under the engine lock.
-#[derive(Debug, Clone, Copy, Default)]
+/// What this handle's engine last took from the slot, and where the slot is. Lives under
+/// the engine lock, so that the per-event path reads it without another lock and a writer
+/// can move the handle to a new coordination file (the old one was deleted or replaced).
 pub struct Synced {
+    at: Attachment,
+    view: View,
+}
+
+/// A coordination file and the namespace's slot in it.
+pub struct Attachment {
+    coord: Arc<CoordFile>,
+    slot: usize,
+}
+
+impl Attachment {
+    /// `record` with the live counters when it is the record the slot's word names.
+    fn with_counters(&self, mut record: Record, raw: u64) -> Record {
+        if coord::gen_of(raw) == record.generation {
+            if let Some(session) = record.state.session.as_mut() {
+                session.event_index = coord::index_of(raw);
+                session.last_activity = self
+                    .coord
+                    .last_activity(self.slot)
+                    .max(session.last_activity);
+            }
+        }
+        record
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct View {
     generation: u32,
     user_seq: u64,
     reserved: u32,
@@ -52,10 +81,10 @@ pub struct Synced {
 
 /// One handle's part in a shared namespace.
 pub struct Shared {
-    coord: Arc<CoordFile>,
-    slot: usize,
     store: Mutex<Box<dyn Store>>,
     namespace: String,
+    database: std::path::PathBuf,
+    store_id: Uuid,
 }
 
 /// What opening made.
@@ -105,63 +134,71 @@ impl Shared {
                 crate::id::parse_hyphenated(&id)
                     .ok_or_else(|| Error::corrupt("the store id is not a UUID"))
             })?;
-        let (coord, attached) = CoordFile::attach(&path, store_id)?;
-        if let Some(why) = &attached.rebuilt {
-            faults.push(Error::corrupt(format!(
-                "the coordination file was rebuilt from the database: {why}"
-            )));
-        }
-        let slot = coord.slot_for(namespace)?;
         let shared = Shared {
-            coord,
-            slot,
             store: Mutex::new(store),
             namespace: namespace.to_owned(),
+            database: path,
+            store_id,
         };
-        let guard = shared.coord.lock_writer(slot)?;
-        let first = shared.coord.hold(slot)?;
-        let opened = shared.open_held(&guard, first, attached.created, persisted, faults, make);
+        let (at, created) = shared.attach(faults)?;
+        let guard = at.coord.lock_writer(at.slot)?;
+        let first = at.coord.hold(at.slot)?;
+        let opened = shared.open_held(&at, &guard, first, created, persisted, faults, make);
         drop(guard);
         match opened {
-            Ok((engine, synced)) => Ok(Opened {
+            Ok((engine, view)) => Ok(Opened {
                 shared,
                 engine,
-                synced,
+                synced: Synced { at, view },
             }),
             Err(err) => {
-                shared.coord.release(slot);
+                at.coord.release(at.slot);
                 Err(err)
             }
         }
     }
 
+    /// Maps the database's coordination file and finds the namespace's slot.
+    fn attach(&self, faults: &mut Vec<Error>) -> Result<(Attachment, bool)> {
+        let (coord, attached) = CoordFile::attach(&self.database, self.store_id)?;
+        if let Some(why) = &attached.rebuilt {
+            faults.push(Error::corrupt(format!(
+                "the coordination file was rebuilt from the database: {why}"
+            )));
+        }
+        let slot = coord.slot_for(&self.namespace)?;
+        Ok((Attachment { coord, slot }, attached.created))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn open_held(
         &self,
+        at: &Attachment,
         guard: &WriterGuard<'_>,
         first: bool,
         file_created: bool,
         persisted: Persisted,
         faults: &mut Vec<Error>,
         make: Box<MakeEngine<'_>>,
-    ) -> Result<(Engine, Synced)> {
-        let raw = self.coord.freeze(guard);
+    ) -> Result<(Engine, View)> {
+        let raw = at.coord.freeze(guard);
         // The user: the file's when it has one (it is set before SQLite, so it is never
         // older), unless SQLite's was unreadable and every namespace starts clean.
-        let (file_user, _) = self.coord.user();
+        let (file_user, _) = at.coord.user();
         let user = match file_user {
             Some(user) if !persisted.user_is_new => user,
             _ => persisted.user_id,
         };
-        let mut user_seq = self.coord.user_seq();
+        let mut user_seq = at.coord.user_seq();
         if file_user != Some(user) {
-            user_seq = self.coord.set_user(user)?;
+            user_seq = at.coord.set_user(user)?;
         }
         let clean = persisted.user_is_new || persisted.state_unreadable;
-        let newest = self.coord.newest_record(self.slot);
+        let newest = at.coord.newest_record(at.slot);
         let base = if clean {
             None
         } else {
-            self.choose(newest, persisted.state, raw, file_created, faults)
+            self.choose(at, newest, persisted.state, raw, file_created, faults)
         };
         let known = base.as_ref().map(|record| record.state.clone());
         let mut engine = make(known, first, user)?;
@@ -175,23 +212,24 @@ impl Shared {
             reserved: 0,
             stored_gen: 0,
         });
-        let mut synced = Synced {
+        let mut view = View {
             generation: 0,
             user_seq,
             reserved: 0,
         };
         let user_change = engine.take_user_change();
         self.commit(
+            at,
             guard,
             &base,
             raw,
             engine.state(),
             user_change,
             false,
-            &mut synced,
+            &mut view,
             faults,
         );
-        Ok((engine, synced))
+        Ok((engine, view))
     }
 
     /// The newer of the coordination record and SQLite's state, with the live counters
@@ -200,6 +238,7 @@ impl Shared {
     /// record was never there to lose.
     fn choose(
         &self,
+        at: &Attachment,
         newest: Option<Record>,
         stored: Option<(NamespaceState, u32)>,
         raw: u64,
@@ -209,7 +248,7 @@ impl Shared {
         let stored_gen = stored.as_ref().map_or(0, |(_, generation)| *generation);
         if let Some(record) = &newest {
             if record.generation >= stored_gen {
-                return Some(self.with_counters(record.clone(), raw));
+                return Some(at.with_counters(record.clone(), raw));
             }
         }
         let (state, generation) = stored?;
@@ -232,44 +271,38 @@ impl Shared {
         })
     }
 
-    fn with_counters(&self, mut record: Record, raw: u64) -> Record {
-        if coord::gen_of(raw) == record.generation {
-            if let Some(session) = record.state.session.as_mut() {
-                session.event_index = coord::index_of(raw);
-                session.last_activity = self
-                    .coord
-                    .last_activity(self.slot)
-                    .max(session.last_activity);
-            }
-        }
-        record
-    }
-
     /// Takes the slot's state as it is now without a lock, when its record can be read
     /// whole; false when a writer is at work (or died mid-change).
     fn refresh(&self, engine: &mut Engine, synced: &mut Synced) -> bool {
-        let user_seq = self.coord.user_seq();
-        if user_seq != synced.user_seq {
-            let (user, seq) = self.coord.user();
+        let user_seq = synced.at.coord.user_seq();
+        if user_seq != synced.view.user_seq {
+            let (user, seq) = synced.at.coord.user();
             if let Some(user) = user {
                 engine.observe_store_user(user);
             }
-            synced.user_seq = seq;
+            synced.view.user_seq = seq;
         }
-        let raw = self.coord.gen_index(self.slot);
+        let raw = synced.at.coord.gen_index(synced.at.slot);
         if coord::is_frozen(raw) {
             return false;
         }
-        if coord::gen_of(raw) == synced.generation {
-            engine.adopt_counters(coord::index_of(raw), self.coord.last_activity(self.slot));
+        if coord::gen_of(raw) == synced.view.generation {
+            engine.adopt_counters(
+                coord::index_of(raw),
+                synced.at.coord.last_activity(synced.at.slot),
+            );
             return true;
         }
-        let Some(record) = self.coord.read_record(self.slot, coord::gen_of(raw)) else {
+        let Some(record) = synced
+            .at
+            .coord
+            .read_record(synced.at.slot, coord::gen_of(raw))
+        else {
             return false;
         };
-        let record = self.with_counters(record, raw);
-        synced.generation = record.generation;
-        synced.reserved = record.reserved;
+        let record = synced.at.with_counters(record, raw);
+        synced.view.generation = record.generation;
+        synced.view.reserved = record.reserved;
         engine.adopt_state(record.state);
         true
     }
@@ -308,11 +341,11 @@ impl Shared {
             if !self.refresh(engine, synced) {
                 break;
             }
-            let seen = self.coord.gen_index(self.slot);
-            if coord::is_frozen(seen) || coord::gen_of(seen) != synced.generation {
+            let seen = synced.at.coord.gen_index(synced.at.slot);
+            if coord::is_frozen(seen) || coord::gen_of(seen) != synced.view.generation {
                 continue;
             }
-            let activity = self.coord.last_activity(self.slot);
+            let activity = synced.at.coord.last_activity(synced.at.slot);
             engine.adopt_counters(coord::index_of(seen), activity);
             let before = engine.state().clone();
             notices.clear();
@@ -322,8 +355,8 @@ impl Shared {
                 Change::Counted if !engine.user_changed() => {
                     let session = engine.session().map(|s| (s.event_index, s.last_activity));
                     if let Some((index, last)) = session {
-                        if index <= synced.reserved {
-                            if self.coord.count_event(self.slot, seen, last) {
+                        if index <= synced.view.reserved {
+                            if synced.at.coord.count_event(synced.at.slot, seen, last) {
                                 return Ok(value);
                             }
                             engine.adopt_state(before);
@@ -340,46 +373,103 @@ impl Shared {
                 }
             }
         }
-        // The writer path.
-        let guard = self.coord.lock_writer(self.slot)?;
-        let raw = self.coord.freeze(&guard);
-        let base = self.current(&guard, raw, engine, faults);
-        let (user, user_seq) = self.coord.user();
+        // The writer path. A handle whose coordination file was deleted or replaced
+        // moves to the file now at its path before it changes anything: its old file's
+        // counters stay below the reservation SQLite holds, where the new file starts.
+        if synced.at.coord.replaced() {
+            self.reattach(engine, synced, faults)?;
+        }
+        let at = &synced.at;
+        let guard = at.coord.lock_writer(at.slot)?;
+        let raw = at.coord.freeze(&guard);
+        let base = self.current(at, &guard, raw, engine, faults);
+        let (user, user_seq) = at.coord.user();
         if let Some(user) = user {
             engine.observe_store_user(user);
         }
-        synced.user_seq = user_seq;
+        synced.view.user_seq = user_seq;
         let activity = base.state.session.as_ref().map_or(now, |s| s.last_activity);
         engine.adopt_state(base.state.clone());
         notices.clear();
         let value = op(engine, meet(now, activity, allowance), notices);
         let user_change = engine.take_user_change();
         self.commit(
+            at,
             &guard,
             &base,
             raw,
             engine.state(),
             user_change,
             false,
-            synced,
+            &mut synced.view,
             faults,
         );
         Ok(value)
+    }
+
+    /// Leaves a coordination file that is no longer at the database's side for the one
+    /// that is (made and rebuilt from SQLite when missing), holding the namespace there.
+    fn reattach(
+        &self,
+        engine: &mut Engine,
+        synced: &mut Synced,
+        faults: &mut Vec<Error>,
+    ) -> Result<()> {
+        faults.push(Error::corrupt(
+            "the coordination file was deleted or replaced while in use: this handle moves \
+             to the new one",
+        ));
+        let (at, created) = self.attach(faults)?;
+        let guard = at.coord.lock_writer(at.slot)?;
+        at.coord.hold(at.slot)?;
+        let raw = at.coord.freeze(&guard);
+        let stored = lock(&self.store)
+            .load_state(&self.namespace)
+            .ok()
+            .flatten()
+            .and_then(|text| state::decode_at(&text).ok());
+        let newest = at.coord.newest_record(at.slot);
+        let base = self
+            .choose(&at, newest, stored, raw, created, &mut Vec::new())
+            .unwrap_or(Record {
+                generation: 0,
+                state: engine.state().clone(),
+                reserved: 0,
+                stored_gen: 0,
+            });
+        let state = base.state.clone();
+        self.commit(
+            &at,
+            &guard,
+            &base,
+            raw,
+            &state,
+            None,
+            false,
+            &mut synced.view,
+            faults,
+        );
+        engine.adopt_state(state);
+        drop(guard);
+        let old = std::mem::replace(&mut synced.at, at);
+        old.coord.release(old.slot);
+        Ok(())
     }
 
     /// Under the writer lock: the namespace's state as it is now, repaired when a writer
     /// died mid-change or the record is damaged.
     fn current(
         &self,
+        at: &Attachment,
         _guard: &WriterGuard<'_>,
         raw: u64,
         engine: &Engine,
         faults: &mut Vec<Error>,
     ) -> Record {
-        let newest = self.coord.newest_record(self.slot);
+        let newest = at.coord.newest_record(at.slot);
         if let Some(record) = &newest {
             if !coord::is_frozen(raw) && record.generation == coord::gen_of(raw) {
-                return self.with_counters(record.clone(), raw);
+                return at.with_counters(record.clone(), raw);
             }
         }
         let stored = lock(&self.store)
@@ -388,7 +478,7 @@ impl Shared {
             .flatten()
             .and_then(|text| state::decode_at(&text).ok());
         let had_record = newest.is_some();
-        match self.choose(newest, stored, raw, false, faults) {
+        match self.choose(at, newest, stored, raw, false, faults) {
             Some(record) => record,
             None => {
                 if had_record || coord::gen_of(raw) != 0 {
@@ -418,13 +508,14 @@ impl Shared {
     #[allow(clippy::too_many_arguments)]
     fn commit(
         &self,
+        at: &Attachment,
         guard: &WriterGuard<'_>,
         base: &Record,
         raw: u64,
         after: &NamespaceState,
         user_change: Option<Uuid>,
         exact: bool,
-        synced: &mut Synced,
+        view: &mut View,
         faults: &mut Vec<Error>,
     ) {
         let in_step = base.generation != 0
@@ -437,14 +528,14 @@ impl Shared {
             (Some(old), Some(new)) if old.id == new.id
         );
         if in_step && *after == base.state && user_change.is_none() && !exact {
-            self.coord.publish(
+            at.coord.publish(
                 guard,
                 base.generation,
                 coord::index_of(raw),
-                self.coord.last_activity(self.slot),
+                at.coord.last_activity(at.slot),
             );
-            synced.generation = base.generation;
-            synced.reserved = base.reserved;
+            view.generation = base.generation;
+            view.reserved = base.reserved;
             return;
         }
         let generation = coord::next_gen(base.generation.max(coord::gen_of(raw)));
@@ -464,8 +555,8 @@ impl Shared {
         // writer killed at any step leaves a whole record at least as new as SQLite's state,
         // and the record holds the exact event index where SQLite holds the reservation.
         if let Some(user) = user_change {
-            match self.coord.set_user(user) {
-                Ok(seq) => synced.user_seq = seq,
+            match at.coord.set_user(user) {
+                Ok(seq) => view.user_seq = seq,
                 Err(err) => faults.push(err),
             }
         }
@@ -475,12 +566,12 @@ impl Shared {
             reserved,
             stored_gen: base.stored_gen,
         };
-        self.coord.write_record(guard, &record);
+        at.coord.write_record(guard, &record);
         let user_text = user_change.map(|u| u.to_string());
         match lock(&self.store).save(user_text.as_deref(), &self.namespace, &text) {
             Ok(()) => {
                 record.stored_gen = generation;
-                self.coord.write_record(guard, &record);
+                at.coord.write_record(guard, &record);
             }
             Err(err) => {
                 // The coordination file still holds it: a kill loses nothing; SQLite gets
@@ -492,46 +583,50 @@ impl Shared {
             }
         }
         let activity = after.session.as_ref().map_or(0, |s| s.last_activity);
-        self.coord.publish(guard, generation, index, activity);
-        synced.generation = generation;
-        synced.reserved = reserved;
+        at.coord.publish(guard, generation, index, activity);
+        view.generation = generation;
+        view.reserved = reserved;
     }
 
     /// The handle closes: the last holder leaves SQLite the exact state; then it no longer
     /// holds the namespace.
     pub fn close(&self, engine: &mut Engine, synced: &mut Synced, faults: &mut Vec<Error>) {
-        if let Ok(guard) = self.coord.lock_writer(self.slot) {
-            if !self.coord.shared_with_others(self.slot) {
-                let raw = self.coord.freeze(&guard);
-                let base = self.current(&guard, raw, engine, faults);
+        let at = &synced.at;
+        if let Ok(guard) = at.coord.lock_writer(at.slot) {
+            if !at.coord.shared_with_others(at.slot) {
+                let raw = at.coord.freeze(&guard);
+                let base = self.current(at, &guard, raw, engine, faults);
                 let exact = base.state.session.as_ref().map(|s| s.event_index);
                 let needs_write =
                     base.stored_gen != base.generation || exact != Some(base.reserved);
                 let state = base.state.clone();
-                if needs_write && base.state.session.is_some() {
-                    self.commit(&guard, &base, raw, &state, None, true, synced, faults);
-                } else {
-                    self.commit(&guard, &base, raw, &state, None, false, synced, faults);
-                }
+                let exact = needs_write && base.state.session.is_some();
+                self.commit(
+                    at,
+                    &guard,
+                    &base,
+                    raw,
+                    &state,
+                    None,
+                    exact,
+                    &mut synced.view,
+                    faults,
+                );
             }
-            self.coord.release(self.slot);
+            at.coord.release(at.slot);
             drop(guard);
         } else {
-            self.coord.release(self.slot);
+            at.coord.release(at.slot);
         }
         if let Err(err) = lock(&self.store).flush() {
             faults.push(err);
         }
     }
 
-    /// Stops holding the namespace without writing anything (a stand-in for a kill).
-    pub fn abandon(&self) {
-        self.coord.release(self.slot);
-    }
-
-    /// The coordination file's path changed hands (deleted or replaced while held).
-    pub fn file_replaced(&self) -> bool {
-        self.coord.replaced()
+    /// Stops holding the namespace without writing anything (a stand-in for a kill, and
+    /// what a poisoned handle does at close).
+    pub fn abandon(&self, synced: &Synced) {
+        synced.at.coord.release(synced.at.slot);
     }
 }
 
