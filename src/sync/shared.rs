@@ -407,6 +407,16 @@ impl Shared {
         Ok(value)
     }
 
+    /// The namespace's state as SQLite holds it, with its generation; `None` when there is
+    /// none or it cannot be read (the repair paths then start from the record or clean).
+    fn stored_state(&self) -> Option<(NamespaceState, u32)> {
+        lock(&self.store)
+            .load_state(&self.namespace)
+            .ok()
+            .flatten()
+            .and_then(|text| state::decode_at(&text).ok())
+    }
+
     /// Leaves a coordination file that is no longer at the database's side for the one
     /// that is (made and rebuilt from SQLite when missing), holding the namespace there.
     fn reattach(
@@ -423,11 +433,7 @@ impl Shared {
         let guard = at.coord.lock_writer(at.slot)?;
         at.coord.hold(at.slot)?;
         let raw = at.coord.freeze(&guard);
-        let stored = lock(&self.store)
-            .load_state(&self.namespace)
-            .ok()
-            .flatten()
-            .and_then(|text| state::decode_at(&text).ok());
+        let stored = self.stored_state();
         let newest = at.coord.newest_record(at.slot);
         let base = self
             .choose(&at, newest, stored, raw, created, &mut Vec::new())
@@ -472,11 +478,7 @@ impl Shared {
                 return at.with_counters(record.clone(), raw);
             }
         }
-        let stored = lock(&self.store)
-            .load_state(&self.namespace)
-            .ok()
-            .flatten()
-            .and_then(|text| state::decode_at(&text).ok());
+        let stored = self.stored_state();
         let had_record = newest.is_some();
         match self.choose(at, newest, stored, raw, false, faults) {
             Some(record) => record,
