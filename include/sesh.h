@@ -21,6 +21,13 @@
  *   - SeshOptions are not thread-safe: set them up on one thread.
  *   - Callbacks run on the thread whose call caused them, with no sesh lock held, so they
  *     may call sesh again. The clock callback may run on several threads at once.
+ *   - What is serialized: each handle has one lock, held while the engine computes (and,
+ *     on SQLite, while a session start or end, a transition or a user/anonymity change is
+ *     written: one transaction); on SQLite every handle and process on one namespace also
+ *     shares a writer lock for those changes. No host code runs under either. An event in
+ *     a running session takes neither beyond the handle's own. A custom store's set calls
+ *     are made one at a time per handle, in order; a call whose result depends on a write
+ *     in progress on another thread waits for it, a call that changed nothing never does.
  *
  * Statuses
  *   Every fallible call returns a SeshStatus and lists every status it can return. A NULL
