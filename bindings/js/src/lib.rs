@@ -15,13 +15,13 @@
 //! that handle's clock, store and callbacks.
 
 use serde::Deserialize;
+use sesh::Config;
 use sesh::clock::Clock;
 use sesh::engine::Transition;
 use sesh::error::{Error, ErrorKind, Result};
 use sesh::id::RandomIds;
 use sesh::store::{MemoryStore, SharedUser, StorageMechanism, Store};
 use sesh::tracker::{Hooks, LogLevel, Parts, Tracker};
-use sesh::Config;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -354,7 +354,9 @@ struct WebOptions {
 fn whole_seconds(value: Option<f64>, default: u64, min: f64, what: &str) -> Result<u64> {
     match value {
         None => Ok(default),
-        Some(v) if v.is_finite() && v.fract() == 0.0 && v >= min && v <= 9.007_199_254_740_991e15 => {
+        Some(v)
+            if v.is_finite() && v.fract() == 0.0 && v >= min && v <= 9.007_199_254_740_991e15 =>
+        {
             Ok(v as u64)
         }
         Some(_) => Err(Error::invalid(format!(
@@ -364,8 +366,8 @@ fn whole_seconds(value: Option<f64>, default: u64, min: f64, what: &str) -> Resu
 }
 
 fn open(ctx: u32, options: &str) -> Result<String> {
-    let options: WebOptions = serde_json::from_str(options)
-        .map_err(|e| Error::invalid(format!("the options: {e}")))?;
+    let options: WebOptions =
+        serde_json::from_str(options).map_err(|e| Error::invalid(format!("the options: {e}")))?;
     let defaults = Config::default();
     let namespace = options.namespace.unwrap_or(defaults.namespace);
     if namespace.is_empty() {
@@ -403,9 +405,8 @@ fn open(ctx: u32, options: &str) -> Result<String> {
     let store: Box<dyn Store> = match options.store {
         None => Box::new(MemoryStore::new()),
         Some(store_id) => {
-            let shared_user = MODULE.with_borrow_mut(|m| {
-                m.shared_users.entry(store_id).or_default().clone()
-            });
+            let shared_user =
+                MODULE.with_borrow_mut(|m| m.shared_users.entry(store_id).or_default().clone());
             Box::new(WebStore { ctx, shared_user })
         }
     };
