@@ -9,9 +9,15 @@
 //! `Cargo.toml.orig` and whose source a build script must not change: such a crate ships
 //! the header it was packaged with.
 
+#[cfg(feature = "c-api")]
 use std::env;
+#[cfg(feature = "c-api")]
 use std::path::{Path, PathBuf};
 
+#[cfg(not(feature = "c-api"))]
+fn main() {}
+
+#[cfg(feature = "c-api")]
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
@@ -44,12 +50,14 @@ fn main() {
     }
 }
 
+#[cfg(feature = "c-api")]
 /// A crate cargo unpacked from a `.crate` file: `cargo package` always adds
 /// `Cargo.toml.orig`, which a source checkout never has.
 fn is_packaged(crate_dir: &Path) -> bool {
     crate_dir.join("Cargo.toml.orig").exists()
 }
 
+#[cfg(feature = "c-api")]
 fn version_macros() -> String {
     let var = |name: &str| env::var(name).expect("set by cargo");
     let (major, minor, patch) = (

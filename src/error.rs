@@ -32,7 +32,7 @@ impl ErrorKind {
     /// The name `sesh-replay` prints: the name of the status this kind maps to (the one
     /// table of names and messages is in `src/ffi/status.rs`).
     pub fn name(self) -> &'static str {
-        crate::ffi::SeshStatus::from(self).name_str()
+        crate::SeshStatus::from(self).name_str()
     }
 }
 

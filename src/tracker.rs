@@ -13,6 +13,7 @@ use crate::id::{IdGenerator, parse_hyphenated};
 use crate::render::SessionEntity;
 use crate::store::{SharedUser, Store};
 use crate::sync::private::{Policy, Writer};
+#[cfg(feature = "sqlite")]
 use crate::sync::shared::{Persisted, Shared, Synced};
 use crate::timestamp;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,11 +72,13 @@ enum WritePath {
     /// Memory and custom stores: the handle is the store's one writer.
     Private(Writer),
     /// The SQLite store: one live state for every handle and process on the namespace.
+    #[cfg(feature = "sqlite")]
     Shared(Shared),
 }
 
 enum Progress {
     Private(Policy),
+    #[cfg(feature = "sqlite")]
     Shared(Synced),
 }
 
@@ -199,6 +202,20 @@ impl Found {
     }
 }
 
+// Without the SQLite store the private write path is the only one: its `if let`s cannot
+// fail, the "made together" arms cannot be reached, and what only the shared path reads or
+// changes (the open's label, `faults`, `progress`, a first `required`) is left unused.
+#[cfg_attr(
+    not(feature = "sqlite"),
+    allow(
+        irrefutable_let_patterns,
+        unreachable_patterns,
+        unused_labels,
+        unused_mut,
+        unused_assignments,
+        unused_variables
+    )
+)]
 impl Tracker {
     /// Opens the namespace on the store: reads the user id and the persisted state (or
     /// joins the handles that hold the namespace), ends a session that will not go on, and
@@ -220,50 +237,28 @@ impl Tracker {
         let user_epoch = shared_user.epoch();
         let namespace = config.namespace.clone();
         let mut notices = Vec::new();
-        let shared = store.database_path().is_some() && !found.read_failed;
-        let (path, engine, progress) = if shared {
-            let persisted = Persisted {
-                user_id: found.user_id,
-                user_is_new: found.user_to_write.is_some(),
-                state: found.persisted,
-                state_unreadable: found.state_unreadable,
-            };
-            // Read before any lock: a host's clock may call sesh again.
-            let now = read_clock(clock.as_ref())?;
-            let clock_ref = clock.as_ref();
-            let notices_ref = &mut notices;
-            let opened = Shared::open(
-                store,
-                &namespace,
-                persisted,
-                &mut faults,
-                Box::new(move |known, first, user| {
-                    let mut now = now;
-                    if let Some(session) = known.as_ref().and_then(|s| s.session.as_ref()) {
-                        // The system clock absorbs its jitter; no host code runs here.
-                        clock_ref.not_before(session.last_activity);
-                        now = crate::sync::shared::meet(
-                            now,
-                            session.last_activity,
-                            clock_ref.allowance_ms(),
-                        );
-                    }
-                    match (first, known) {
-                        (false, Some(state)) => {
-                            Engine::join(config, ids, storage, user, state, notices_ref)
-                        }
-                        (_, known) => {
-                            Engine::open(config, ids, storage, user, known, now, notices_ref)
-                        }
-                    }
-                }),
-            )?;
-            (
-                WritePath::Shared(opened.shared),
-                opened.engine,
-                Progress::Shared(opened.synced),
-            )
-        } else {
+        let read_failed = found.read_failed;
+        let (path, engine, progress) = 'opened: {
+            #[cfg(feature = "sqlite")]
+            if store.database_path().is_some() && !read_failed {
+                let persisted = Persisted {
+                    user_id: found.user_id,
+                    user_is_new: found.user_to_write.is_some(),
+                    state: found.persisted,
+                    state_unreadable: found.state_unreadable,
+                };
+                let (path, engine, progress) = Self::open_shared(
+                    config,
+                    clock.as_ref(),
+                    ids,
+                    store,
+                    storage,
+                    persisted,
+                    &mut faults,
+                    &mut notices,
+                )?;
+                break 'opened (path, engine, progress);
+            }
             let persisted = found.persisted.map(|(state, _)| state);
             if let Some(session) = persisted.as_ref().and_then(|p| p.session.as_ref()) {
                 clock.not_before(session.last_activity);
@@ -278,7 +273,7 @@ impl Tracker {
                 now,
                 &mut notices,
             )?;
-            let writer = Writer::new(store, namespace.clone(), !found.read_failed);
+            let writer = Writer::new(store, namespace.clone(), !read_failed);
             let mut policy = Policy::new(persisted.as_ref());
             let snapshot = match &persisted {
                 Some(before) => policy.after(before, engine.state(), false),
@@ -322,7 +317,7 @@ impl Tracker {
         for fault in faults {
             tracker.record_fault(fault.kind, &fault.message);
         }
-        if found.read_failed {
+        if read_failed {
             tracker.hooks.log(
                 LogLevel::Warn,
                 "the store could not be read: tracking in memory, writing nothing over it until the next open",
@@ -332,11 +327,57 @@ impl Tracker {
         if let WritePath::Private(writer) = &tracker.path {
             let required = match &tracker.locked.lock().progress {
                 Progress::Private(policy) => policy.required,
+                #[cfg(feature = "sqlite")]
                 Progress::Shared(_) => 0,
             };
             tracker.report(writer.ensure(required));
         }
         Ok(tracker)
+    }
+
+    /// Opens on the SQLite store: joins the handles that hold the namespace, or holds it
+    /// first and opens the engine on what the store keeps.
+    #[cfg(feature = "sqlite")]
+    #[allow(clippy::too_many_arguments)]
+    fn open_shared(
+        config: Config,
+        clock: &dyn Clock,
+        ids: Box<dyn IdGenerator>,
+        store: Box<dyn Store>,
+        storage: crate::render::StorageMechanism,
+        persisted: Persisted,
+        faults: &mut Vec<Error>,
+        notices: &mut Vec<Notice>,
+    ) -> Result<(WritePath, Engine, Progress)> {
+        let namespace = config.namespace.clone();
+        // Read before any lock: a host's clock may call sesh again.
+        let now = read_clock(clock)?;
+        let opened = Shared::open(
+            store,
+            &namespace,
+            persisted,
+            faults,
+            Box::new(move |known, first, user| {
+                let mut now = now;
+                if let Some(session) = known.as_ref().and_then(|s| s.session.as_ref()) {
+                    // The system clock absorbs its jitter; no host code runs here.
+                    clock.not_before(session.last_activity);
+                    now =
+                        crate::sync::shared::meet(now, session.last_activity, clock.allowance_ms());
+                }
+                match (first, known) {
+                    (false, Some(state)) => {
+                        Engine::join(config, ids, storage, user, state, notices)
+                    }
+                    (_, known) => Engine::open(config, ids, storage, user, known, now, notices),
+                }
+            }),
+        )?;
+        Ok((
+            WritePath::Shared(opened.shared),
+            opened.engine,
+            Progress::Shared(opened.synced),
+        ))
     }
 
     // ----- running an operation -----------------------------------------------------------
@@ -375,6 +416,7 @@ impl Tracker {
             *latest_now = now;
             self.operations.fetch_add(1, Ordering::AcqRel);
             match (&self.path, progress) {
+                #[cfg(feature = "sqlite")]
                 (WritePath::Shared(shared), Progress::Shared(synced)) => shared.run(
                     engine,
                     synced,
@@ -424,6 +466,7 @@ impl Tracker {
                 engine, progress, ..
             } = &mut *locked;
             let engine = engine.as_mut().ok_or_else(Error::closed)?;
+            #[cfg(feature = "sqlite")]
             if let (WritePath::Shared(shared), Progress::Shared(synced)) = (&self.path, progress) {
                 shared.sync(engine, synced, &mut faults);
             }
@@ -591,6 +634,7 @@ impl Tracker {
             let mut engine = engine.take().ok_or_else(Error::closed)?;
             self.closed.store(true, Ordering::Release);
             match (&self.path, progress) {
+                #[cfg(feature = "sqlite")]
                 (WritePath::Shared(shared), Progress::Shared(synced)) => {
                     shared.close(&mut engine, synced, &mut faults);
                 }
@@ -635,6 +679,7 @@ impl Tracker {
         let mut locked = self.locked.lock();
         locked.engine.take().ok_or_else(Error::closed)?;
         self.closed.store(true, Ordering::Release);
+        #[cfg(feature = "sqlite")]
         if let (WritePath::Shared(shared), Progress::Shared(synced)) =
             (&self.path, &locked.progress)
         {
@@ -648,6 +693,7 @@ impl Tracker {
     /// inside one process.
     #[doc(hidden)]
     pub fn abandon(self) {
+        #[cfg(feature = "sqlite")]
         if let (WritePath::Shared(shared), Progress::Shared(synced)) =
             (&self.path, &self.locked.lock().progress)
         {

@@ -8,7 +8,9 @@
 //! the table lists every value from 0 up, in order, once.
 
 use crate::error::ErrorKind;
-use std::ffi::{CStr, c_char};
+use std::ffi::CStr;
+#[cfg(feature = "c-api")]
+use std::ffi::c_char;
 
 /// What a call did. Values are stable: new ones may be added, none is reused.
 #[repr(i32)]
@@ -139,6 +141,7 @@ impl From<&crate::error::Error> for SeshStatus {
 
 /// The status's name as `sesh-replay` prints it ("ok", "no_session", ...), or NULL for a value
 /// that is no status. Static: never free it. Never fails (a caught panic also gives NULL).
+#[cfg(feature = "c-api")]
 #[unsafe(no_mangle)]
 pub extern "C" fn sesh_status_name(status: i32) -> *const c_char {
     super::boundary_ptr(|| {
@@ -148,6 +151,7 @@ pub extern "C" fn sesh_status_name(status: i32) -> *const c_char {
 
 /// A sentence describing the status, or NULL for a value that is no status. Static: never
 /// free it. Never fails (a caught panic also gives NULL).
+#[cfg(feature = "c-api")]
 #[unsafe(no_mangle)]
 pub extern "C" fn sesh_status_message(status: i32) -> *const c_char {
     super::boundary_ptr(|| {

@@ -5,13 +5,16 @@
 //! never calls a store: the [`Tracker`](crate::tracker::Tracker) does, outside the engine's
 //! lock, and retries a write that failed.
 
+#[cfg(feature = "c-api")]
 pub mod callback;
 pub mod memory;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 use crate::error::Result;
 pub use crate::render::StorageMechanism;
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

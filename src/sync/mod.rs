@@ -10,9 +10,11 @@
 //!
 //! The engine knows none of this: it is handed a state and changes it.
 
+#[cfg(feature = "sqlite")]
 pub mod coord;
 pub mod private;
 pub mod protocol;
+#[cfg(feature = "sqlite")]
 pub mod shared;
 
 use crate::engine::state::NamespaceState;
