@@ -37,6 +37,8 @@ SESH_PREREQS_TEST=(
   abidiff:abigail-tools
   /usr/include/sqlite3.h:libsqlite3-dev
   "chromium|chromium-browser:chromium"
+  node:nodejs
+  npm:npm
 )
 
 sesh_prereqs_list() {
