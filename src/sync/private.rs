@@ -148,6 +148,9 @@ struct Queue {
     newest: u64,
     /// A thread is writing (with no lock held).
     writing: bool,
+    /// Threads waiting on `written`: the writer wakes them only when there is one, since a
+    /// `Condvar` notify is a system call even with nobody to wake.
+    waiters: u32,
 }
 
 /// One handle's ordered writer.
@@ -227,10 +230,12 @@ impl Writer {
                 return faults;
             }
             if queue.writing {
+                queue.waiters += 1;
                 queue = self
                     .written
                     .wait(queue)
                     .unwrap_or_else(PoisonError::into_inner);
+                queue.waiters -= 1;
                 continue;
             }
             if nothing_queued {
@@ -267,7 +272,10 @@ impl Writer {
                 self.retry.store(false, Ordering::Release);
             }
             queue.writing = false;
-            self.written.notify_all();
+            // Under the queue lock, which a waiter holds from counting itself until it waits.
+            if queue.waiters > 0 {
+                self.written.notify_all();
+            }
             return faults;
         }
     }
