@@ -60,12 +60,78 @@ pub struct SessionEntity {
 }
 
 impl SessionEntity {
-    /// The self-describing JSON string.
+    /// The self-describing JSON string: by hand, byte for byte what serde_json writes for
+    /// it (the tests check both), since every session start renders one.
     pub fn to_json(&self) -> String {
-        to_json(&SelfDescribing {
-            schema: CLIENT_SESSION_SCHEMA,
-            data: self,
-        })
+        let mut out = String::with_capacity(MAX_ENTITY_SIZE);
+        out.push_str("{\"schema\":\"");
+        out.push_str(CLIENT_SESSION_SCHEMA);
+        out.push_str("\",\"data\":{\"userId\":");
+        push_uuid(&mut out, &self.user_id);
+        out.push_str(",\"sessionId\":");
+        push_uuid(&mut out, &self.session_id);
+        out.push_str(",\"sessionIndex\":");
+        push_number(&mut out, self.session_index);
+        out.push_str(",\"eventIndex\":");
+        push_number(&mut out, self.event_index);
+        out.push_str(",\"previousSessionId\":");
+        push_optional_uuid(&mut out, self.previous_session_id.as_ref());
+        out.push_str(",\"storageMechanism\":\"");
+        out.push_str(self.storage_mechanism.name());
+        out.push_str("\",\"firstEventId\":");
+        push_optional_uuid(&mut out, self.first_event_id.as_ref());
+        out.push_str(",\"firstEventTimestamp\":");
+        push_optional_time(&mut out, self.first_event_timestamp);
+        out.push_str("}}");
+        out
+    }
+}
+
+impl StorageMechanism {
+    /// As the entity's `storageMechanism` spells it (the serde names above).
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageMechanism::Sqlite => "SQLITE",
+            StorageMechanism::Cookie1 => "COOKIE_1",
+            StorageMechanism::Cookie3 => "COOKIE_3",
+            StorageMechanism::LocalStorage => "LOCAL_STORAGE",
+            StorageMechanism::FlashLso => "FLASH_LSO",
+        }
+    }
+}
+
+// The hand-written JSON's pieces. Nothing they write needs escaping: ids are hex digits and
+// hyphens, times digits and `-:.TZ`, names fixed ASCII.
+
+fn push_number(out: &mut String, value: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(value));
+}
+
+/// A UUID as a JSON string, hyphenated in lower case (as `Uuid` serializes).
+fn push_uuid(out: &mut String, id: &Uuid) {
+    let mut buffer = Uuid::encode_buffer();
+    out.push('"');
+    out.push_str(id.hyphenated().encode_lower(&mut buffer));
+    out.push('"');
+}
+
+fn push_optional_uuid(out: &mut String, id: Option<&Uuid>) {
+    match id {
+        Some(id) => push_uuid(out, id),
+        None => out.push_str("null"),
+    }
+}
+
+fn push_time(out: &mut String, time: IsoTime) {
+    out.push('"');
+    crate::timestamp::push_iso8601(out, time.0);
+    out.push('"');
+}
+
+fn push_optional_time(out: &mut String, time: Option<IsoTime>) {
+    match time {
+        Some(time) => push_time(out, time),
+        None => out.push_str("null"),
     }
 }
 
@@ -197,9 +263,45 @@ pub struct EndSummary {
     pub reason: EndReason,
 }
 
+impl EndReason {
+    /// As the end summary's `reason` spells it (the serde names above).
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::ClockChanged => "clock_changed",
+            EndReason::MaxDuration => "max_duration",
+            EndReason::Manual => "manual",
+            EndReason::NewSession => "new_session",
+            EndReason::UserChanged => "user_changed",
+            EndReason::AnonymityChanged => "anonymity_changed",
+            EndReason::Restart => "restart",
+        }
+    }
+}
+
 impl EndSummary {
+    /// By hand, byte for byte what serde_json writes for it (the tests check both): a
+    /// session renewal renders one when the host listens for ends.
     pub fn to_json(&self) -> String {
-        to_json(self)
+        let mut out = String::with_capacity(320);
+        out.push_str("{\"sessionId\":");
+        push_uuid(&mut out, &self.session_id);
+        out.push_str(",\"sessionIndex\":");
+        push_number(&mut out, self.session_index);
+        out.push_str(",\"userId\":");
+        push_uuid(&mut out, &self.user_id);
+        out.push_str(",\"firstEventTimestamp\":");
+        push_optional_time(&mut out, self.first_event_timestamp);
+        out.push_str(",\"lastActivity\":");
+        push_time(&mut out, self.last_activity);
+        out.push_str(",\"eventCount\":");
+        push_number(&mut out, self.event_count);
+        out.push_str(",\"durationMs\":");
+        push_number(&mut out, self.duration_ms);
+        out.push_str(",\"reason\":\"");
+        out.push_str(self.reason.name());
+        out.push_str("\"}");
+        out
     }
 }
 
@@ -278,6 +380,95 @@ mod tests {
         assert_eq!(&buffer[..length], json.as_bytes());
         assert_eq!(buffer[length], 0);
         assert_eq!(template.render_into(1, &mut buffer[..length - 9]), None);
+    }
+
+    /// SplitMix64, so that every run checks the same entities.
+    fn numbers(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+    }
+
+    #[test]
+    fn hand_written_entities_and_summaries_are_what_serde_writes() {
+        let mut next = numbers(0xe7);
+        let uuid = |n: u64, a: u64, b: u64| match n % 4 {
+            0 => Uuid::nil(),
+            1 => Uuid::max(),
+            _ => Uuid::from_u64_pair(a, b),
+        };
+        let storages = [
+            StorageMechanism::Sqlite,
+            StorageMechanism::Cookie1,
+            StorageMechanism::Cookie3,
+            StorageMechanism::LocalStorage,
+            StorageMechanism::FlashLso,
+        ];
+        let reasons = [
+            EndReason::Timeout,
+            EndReason::ClockChanged,
+            EndReason::MaxDuration,
+            EndReason::Manual,
+            EndReason::NewSession,
+            EndReason::UserChanged,
+            EndReason::AnonymityChanged,
+            EndReason::Restart,
+        ];
+        for round in 0..20_000u64 {
+            let mut pick = |extremes: &[u64]| {
+                let n = next();
+                if n % 3 == 0 {
+                    extremes[(n / 3) as usize % extremes.len()]
+                } else {
+                    next()
+                }
+            };
+            let index = |n: u64| n as u32;
+            let time = |n: u64| match n % 5 {
+                0 => 0,
+                1 => crate::timestamp::MAX_TIMESTAMP_MS,
+                _ => (n % (crate::timestamp::MAX_TIMESTAMP_MS as u64 + 1)) as i64,
+            };
+            let ids: Vec<u64> = (0..12).map(|_| pick(&[0, 1, 2, 3])).collect();
+            let numbers: Vec<u64> = (0..8)
+                .map(|_| pick(&[0, 1, i32::MAX as u64, u32::MAX as u64]))
+                .collect();
+            let entity = SessionEntity {
+                user_id: uuid(ids[0], ids[1], ids[2]),
+                session_id: uuid(ids[3], ids[4], ids[5]),
+                session_index: index(numbers[0]),
+                event_index: index(numbers[1]),
+                previous_session_id: (numbers[2] % 2 == 0).then(|| uuid(ids[6], ids[7], ids[8])),
+                storage_mechanism: storages[(round % 5) as usize],
+                first_event_id: (numbers[3] % 2 == 0).then(|| uuid(ids[9], ids[10], ids[11])),
+                first_event_timestamp: (numbers[4] % 2 == 0).then(|| IsoTime(time(numbers[5]))),
+            };
+            let by_serde = to_json(&SelfDescribing {
+                schema: CLIENT_SESSION_SCHEMA,
+                data: &entity,
+            });
+            assert_eq!(entity.to_json(), by_serde);
+            let summary = EndSummary {
+                session_id: entity.session_id,
+                session_index: entity.session_index,
+                user_id: entity.user_id,
+                first_event_timestamp: entity.first_event_timestamp,
+                last_activity: IsoTime(time(numbers[6])),
+                event_count: entity.event_index,
+                duration_ms: match numbers[7] % 4 {
+                    0 => i64::MIN,
+                    1 => i64::MAX,
+                    _ => numbers[7] as i64,
+                },
+                reason: reasons[(round % 8) as usize],
+            };
+            assert_eq!(summary.to_json(), to_json(&summary));
+        }
     }
 
     #[test]

@@ -12,9 +12,18 @@ pub fn is_valid(ms: i64) -> bool {
 
 /// `2009-02-13T23:31:31.012Z`. `ms` must satisfy [`is_valid`]; others are clamped into range.
 pub fn format_iso8601(ms: i64) -> String {
+    let mut out = String::with_capacity(24);
+    push_iso8601(&mut out, ms);
+    out
+}
+
+/// As [`format_iso8601`], appended to `out`.
+pub fn push_iso8601(out: &mut String, ms: i64) {
+    use std::fmt::Write;
     let clamped = ms.clamp(0, MAX_TIMESTAMP_MS) as u64;
     let time = UNIX_EPOCH + Duration::from_millis(clamped);
-    humantime::format_rfc3339_millis(time).to_string()
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{}", humantime::format_rfc3339_millis(time));
 }
 
 /// Milliseconds since the epoch of a system time (negative before it).

@@ -1,24 +1,32 @@
 /* sesh-bench: the targets of the issue "Performance", measured through the C ABI only.
  *
  *   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
- *   cmake --build build-bench -j2
- *   ./build-bench/benches/c/sesh-bench            # the table (10 to 30 seconds)
+ *   cmake --build build-bench -j2 --target sesh-bench
+ *   ./build-bench/benches/c/sesh-bench            # the table (about a minute)
  *   ./build-bench/benches/c/sesh-bench --quick    # a few iterations: the ctest bench_smoke
  *   ./build-bench/benches/c/sesh-bench --case renew_sqlite --quick   # one case, to profile
+ *
+ * The machines this runs on are shared, so a time alone says little: every timed figure is
+ * printed beside a baseline measured in the same run (the memory store's per-event time,
+ * one thread's or one process's throughput, the open alone) and judged by its ratio to it.
+ * Counts (transactions and pages per renewal) and sizes (heap, library) are judged as they
+ * are. A target missed prints MISS; the exit status is 1 only when the run itself broke (a
+ * sesh call failed, a child process died), never for a MISS.
  *
  * Every timed case runs on an injected clock (sesh_options_set_clock) that moves a fixed
  * step per reading, so that the session rules see the same time whatever the machine: 1 ms
  * per event for "in a running session", past the 30-minute timeout for "starts a new
- * session". A figure is the median over --runs runs (7 by default) of the mean cost in each
- * run, in wall-clock time; the note gives the thread's CPU time too ("cpu"), which the load
- * of other processes on the machine does not inflate. The program prints one row per
- * figure, whatever happens; a row that could not be measured says why, and the exit status
- * is 1 when a sesh call failed.
+ * session"; the cases with several threads or processes use a clock that stands still. A
+ * figure is the median over --runs runs (7 by default) of the mean cost in each run, in
+ * wall-clock time; the note gives the thread's CPU time too ("cpu"), which the load of other
+ * processes on the machine does not inflate.
  *
  * Heap figures come from glibc's mallinfo2(). The SQLite rows split a handle's heap with
- * SQLite's own accounting (sqlite3_status64, sqlite3_db_status): the bundled SQLite is part of
- * cargo's libsesh.a (which CMake links the bench with; the libsesh.a it hands out keeps those
- * symbols local), and the bench reaches it through weak declarations, for attribution only. */
+ * SQLite's own accounting (sqlite3_status64, sqlite3_db_status), and the renewal's pages
+ * are counted by a VFS shim that wraps SQLite's default VFS: the bundled SQLite is part of
+ * cargo's libsesh.a (which CMake links the bench with; the libsesh.a it hands out keeps
+ * those symbols local), and the bench reaches it through weak declarations, for
+ * measurement only. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
@@ -69,10 +77,140 @@ static bool sqlite_reachable(void) {
          sqlite3_db_status;
 }
 
+/* The VFS and file method tables, as sqlite3.h declares them; only the members the shim
+ * reads or replaces are named, the rest are copied as they are. */
+typedef struct sqlite3_file sqlite3_file;
+typedef struct {
+  int iVersion;
+  int (*xClose)(sqlite3_file *);
+  int (*xRead)(sqlite3_file *, void *, int amount, long long offset);
+  int (*xWrite)(sqlite3_file *, const void *, int amount, long long offset);
+  void *other[15]; /* xTruncate ... xUnfetch (version 3) */
+} BenchIoMethods;
+struct sqlite3_file {
+  const BenchIoMethods *methods;
+};
+typedef struct BenchVfs BenchVfs;
+struct BenchVfs {
+  int iVersion;
+  int szOsFile;
+  int mxPathname;
+  BenchVfs *pNext;
+  const char *zName;
+  void *pAppData;
+  int (*xOpen)(BenchVfs *, const char *name, sqlite3_file *, int flags, int *out_flags);
+  void *other[15]; /* xDelete ... xNextSystemCall (version 3) */
+};
+__attribute__((weak)) BenchVfs *sqlite3_vfs_find(const char *name);
+__attribute__((weak)) int sqlite3_vfs_register(BenchVfs *vfs, int make_default);
+__attribute__((weak)) int sqlite3_vfs_unregister(BenchVfs *vfs);
+#define BENCH_SQLITE_OPEN_MAIN_DB 0x00000100
+#define BENCH_SQLITE_OPEN_WAL 0x00080000
+#define BENCH_WAL_FRAME_HEADER 24
+
 static long long sqlite_memory_used(void) {
   long long current = 0, highwater = 0;
   if (sqlite3_status64) sqlite3_status64(BENCH_SQLITE_STATUS_MEMORY_USED, &current, &highwater, 0);
   return current;
+}
+
+/* ----- counting what SQLite writes --------------------------------------------------------- */
+
+/* A shim over the default VFS: files it opens are the default VFS's own (same structure,
+ * same methods) with one int more behind them (what kind of file), and a method table
+ * whose xWrite counts before it calls the real one. What it counts: WAL frames (a frame is
+ * written as its 24-byte header, then its page), commit frames among them (a commit
+ * frame's header names the database size, other frames 0), and pages written to the
+ * database file itself (checkpoints). */
+typedef struct {
+  long long wal_frames, wal_commits, db_pages;
+} WriteCounts;
+
+static WriteCounts write_counts;
+static BenchVfs shim_vfs, *real_vfs;
+static int real_file_size;
+
+/* What the shim keeps behind the default VFS's file structure. */
+typedef struct {
+  const BenchIoMethods *real;
+  int kind;
+} ShimFile;
+
+/* A method table per table of the default VFS (it has one for database files, another for
+ * journals and WAL files), each its copy with xWrite replaced. */
+#define SHIM_TABLES 4
+static const BenchIoMethods *real_tables[SHIM_TABLES];
+static BenchIoMethods shim_tables[SHIM_TABLES];
+
+/* Whether the shim is SQLite's default VFS now. */
+static bool counting_writes;
+
+static ShimFile *shim_file(sqlite3_file *file) {
+  return (ShimFile *)((char *)file + real_file_size);
+}
+
+static int shim_write(sqlite3_file *file, const void *data, int amount, long long offset) {
+  const ShimFile *shim = shim_file(file);
+  if (shim->kind == BENCH_SQLITE_OPEN_WAL && amount == BENCH_WAL_FRAME_HEADER) {
+    const unsigned char *header = data;
+    write_counts.wal_frames++;
+    if (header[4] | header[5] | header[6] | header[7]) write_counts.wal_commits++;
+  } else if (shim->kind == BENCH_SQLITE_OPEN_MAIN_DB) {
+    write_counts.db_pages++;
+  }
+  return shim->real->xWrite(file, data, amount, offset);
+}
+
+static int shim_open(BenchVfs *vfs, const char *name, sqlite3_file *file, int flags,
+                     int *out_flags) {
+  (void)vfs;
+  int rc = real_vfs->xOpen(real_vfs, name, file, flags, out_flags);
+  ShimFile *shim = shim_file(file);
+  shim->real = file->methods;
+  shim->kind = flags & (BENCH_SQLITE_OPEN_MAIN_DB | BENCH_SQLITE_OPEN_WAL);
+  if (rc == 0 && file->methods) {
+    for (int i = 0; i < SHIM_TABLES; i++) {
+      if (!real_tables[i]) {
+        real_tables[i] = file->methods;
+        shim_tables[i] = *file->methods;
+        shim_tables[i].xWrite = shim_write;
+      }
+      if (real_tables[i] == file->methods) {
+        file->methods = &shim_tables[i];
+        break;
+      }
+    }
+    /* A fifth kind of table would stay as it is, its writes not counted. */
+  }
+  return rc;
+}
+
+/* Makes the counting shim SQLite's default VFS (until count_writes_stop). */
+static bool count_writes_start(void) {
+  if (!sqlite3_vfs_find || !sqlite3_vfs_register || !sqlite3_vfs_unregister) return false;
+  if (!real_vfs) {
+    real_vfs = sqlite3_vfs_find(NULL);
+    if (!real_vfs || real_vfs->iVersion < 3) {
+      real_vfs = NULL;
+      return false;
+    }
+    shim_vfs = *real_vfs;
+    real_file_size = (real_vfs->szOsFile + 15) / 16 * 16;
+    shim_vfs.szOsFile = real_file_size + (int)sizeof(ShimFile);
+    shim_vfs.zName = "sesh-bench-count";
+    shim_vfs.pNext = NULL;
+    shim_vfs.xOpen = shim_open;
+  }
+  counting_writes = sqlite3_vfs_register(&shim_vfs, 1) == 0;
+  return counting_writes;
+}
+
+static void count_writes_stop(void) {
+  if (counting_writes) {
+    counting_writes = false;
+    sqlite3_vfs_unregister(&shim_vfs);
+    sqlite3_vfs_register(real_vfs, 1);
+  }
 }
 
 /* ----- settings --------------------------------------------------------------------------- */
@@ -139,7 +277,7 @@ static double median(double *values, int count) {
 
 /* ----- the rows ----------------------------------------------------------------------------- */
 
-typedef enum { UNIT_NS, UNIT_US, UNIT_EVENTS_PER_S, UNIT_RATIO, UNIT_BYTES } Unit;
+typedef enum { UNIT_NS, UNIT_US, UNIT_EVENTS_PER_S, UNIT_COUNT, UNIT_BYTES } Unit;
 typedef enum { TARGET_NONE, TARGET_AT_MOST, TARGET_AT_LEAST } TargetKind;
 typedef enum { ROW_SKIPPED, ROW_MEASURED, ROW_NOT_MEASURED } RowState;
 
@@ -147,8 +285,11 @@ typedef struct {
   const char *name;
   const char *group; /* what --case selects */
   Unit unit;
+  /* The row this one is divided by, measured in the same run; NULL for a baseline itself
+   * and for the rows judged as they are (counts, sizes). */
+  const char *baseline;
   TargetKind target_kind;
-  double target; /* in the row's unit */
+  double target; /* on the ratio to the baseline when there is one, else on the value */
   const char *target_text;
   const char *what;
   RowState state;
@@ -157,44 +298,57 @@ typedef struct {
 } Row;
 
 /* Every field the table does not name starts empty: not measured yet, no note. */
-#define ROW(name_, group_, unit_, kind_, target_, target_text_, what_)                      \
-  {.name = name_, .group = group_, .unit = unit_, .target_kind = kind_, .target = target_, \
-   .target_text = target_text_, .what = what_}
+#define ROW(name_, group_, unit_, baseline_, kind_, target_, target_text_, what_)            \
+  {.name = name_, .group = group_, .unit = unit_, .baseline = baseline_, .target_kind = kind_, \
+   .target = target_, .target_text = target_text_, .what = what_}
 
+/* The targets the issue "Performance" states as ratios; renew_sqlite and open_sqlite keep
+ * the earlier absolute targets (20 us, 1 ms) as ratios to the earlier memory target (250 ns). */
 static Row rows[] = {
-    ROW("track_memory", "track_memory", UNIT_NS, TARGET_AT_MOST, 250, "<= 250 ns",
+    ROW("track_memory", "track_memory", UNIT_NS, NULL, TARGET_NONE, 0, "baseline",
         "event in a running session, memory store, sesh_event_track + sesh_string_free"),
-    ROW("track_into_memory", "track_into_memory", UNIT_NS, TARGET_AT_MOST, 250, "<= 250 ns",
+    ROW("track_into_memory", "track_into_memory", UNIT_NS, "track_memory", TARGET_NONE, 0, "-",
         "event in a running session, memory store, sesh_event_track_into (caller buffer)"),
-    ROW("track_sqlite", "track_sqlite", UNIT_NS, TARGET_AT_MOST, 1000, "<= 1 us",
-        "event in a running session, SQLite file, continue_on_restart on, 1 ms apart"),
-    ROW("track_into_sqlite", "track_into_sqlite", UNIT_NS, TARGET_AT_MOST, 1000, "<= 1 us",
-        "as track_sqlite, with sesh_event_track_into"),
-    ROW("track_sqlite_1s", "track_sqlite_1s", UNIT_NS, TARGET_NONE, 0, "-",
-        "as track_sqlite, 1 s apart: activity lags the store by 1 s, so every event writes"),
-    ROW("renew_sqlite", "renew_sqlite", UNIT_NS, TARGET_AT_MOST, 20000, "<= 20 us",
+    ROW("track_sqlite", "track_sqlite", UNIT_NS, "track_memory", TARGET_AT_MOST, 1.5, "<= 1.50",
+        "event in a running session, SQLite file (coordination file, exact kill rule), "
+        "continue_on_restart on, 1 ms apart"),
+    ROW("track_into_sqlite", "track_into_sqlite", UNIT_NS, "track_into_memory", TARGET_NONE, 0,
+        "-", "as track_sqlite, with sesh_event_track_into"),
+    ROW("track_sqlite_1s", "track_sqlite_1s", UNIT_NS, "track_memory", TARGET_NONE, 0, "-",
+        "as track_sqlite, 1 s apart"),
+    ROW("session_new_memory", "session_new_memory", UNIT_NS, "track_memory", TARGET_AT_MOST, 10,
+        "<= 10.00", "sesh_session_new + one event, memory store"),
+    ROW("renew_sqlite", "renew_sqlite", UNIT_NS, "track_memory", TARGET_AT_MOST, 80, "<= 80.00",
         "event that starts a new session (clock past the timeout), SQLite file"),
-    ROW("open_sqlite", "open_sqlite", UNIT_US, TARGET_AT_MOST, 1000, "<= 1 ms",
+    ROW("renew_sqlite_commits", "renew_sqlite", UNIT_COUNT, NULL, TARGET_AT_MOST, 1, "<= 1.00",
+        "  SQLite transactions per renewal (WAL commit frames, counted by a VFS shim)"),
+    ROW("renew_sqlite_pages", "renew_sqlite", UNIT_COUNT, NULL, TARGET_NONE, 0, "-",
+        "  pages written per renewal (WAL frames; checkpoints' pages in the note)"),
+    ROW("open_sqlite", "open_sqlite", UNIT_US, "track_memory", TARGET_AT_MOST, 4000, "<= 4000",
         "sesh_handle_open on an existing SQLite file, restoring its session"),
-    ROW("threads_1", "threads", UNIT_EVENTS_PER_S, TARGET_NONE, 0, "-",
+    ROW("open_track_sqlite", "open_sqlite", UNIT_US, "open_sqlite", TARGET_AT_MOST, 2, "<= 2.00",
+        "sesh_handle_open as open_sqlite + the first event, against the open alone"),
+    ROW("procs_1", "procs", UNIT_EVENTS_PER_S, NULL, TARGET_NONE, 0, "baseline",
+        "1 process tracking on an SQLite namespace (its own handle, track + free)"),
+    ROW("procs_2", "procs", UNIT_EVENTS_PER_S, "procs_1", TARGET_AT_LEAST, 1.0, ">= 1.00",
+        "2 processes tracking on that namespace at once, throughput together"),
+    ROW("threads_1", "threads", UNIT_EVENTS_PER_S, NULL, TARGET_NONE, 0, "baseline",
         "1 thread tracking on one handle (memory store, track + free)"),
-    ROW("threads_8", "threads", UNIT_EVENTS_PER_S, TARGET_NONE, 0, "-",
-        "8 threads tracking on one handle (memory store, track + free)"),
-    ROW("threads_ratio", "threads", UNIT_RATIO, TARGET_AT_LEAST, 0.5, ">= 0.50",
-        "throughput of 8 threads / throughput of 1 thread"),
-    ROW("heap_memory", "heap", UNIT_BYTES, TARGET_AT_MOST, 65536, "<= 64 KiB",
+    ROW("threads_8", "threads", UNIT_EVENTS_PER_S, "threads_1", TARGET_AT_LEAST, 0.9, ">= 0.90",
+        "8 threads tracking on that handle at once, throughput together"),
+    ROW("heap_memory", "heap", UNIT_BYTES, NULL, TARGET_AT_MOST, 65536, "<= 64 KiB",
         "heap per open handle, memory store (open + 1 event)"),
-    ROW("heap_sqlite", "heap", UNIT_BYTES, TARGET_NONE, 0, "-",
+    ROW("heap_sqlite", "heap", UNIT_BYTES, NULL, TARGET_NONE, 0, "-",
         "heap per open handle, SQLite file (open + 1 event), everything"),
-    ROW("heap_sqlite_page_cache", "heap", UNIT_BYTES, TARGET_NONE, 0, "-",
+    ROW("heap_sqlite_page_cache", "heap", UNIT_BYTES, NULL, TARGET_NONE, 0, "-",
         "  of which SQLite's page cache (sqlite3_db_status CACHE_USED, every table read)"),
-    ROW("heap_sqlite_beyond_cache", "heap", UNIT_BYTES, TARGET_AT_MOST, 65536, "<= 64 KiB",
+    ROW("heap_sqlite_beyond_cache", "heap", UNIT_BYTES, NULL, TARGET_AT_MOST, 65536, "<= 64 KiB",
         "  heap per SQLite handle beyond SQLite's page cache"),
-    ROW("heap_sqlite_sqlite_other", "heap", UNIT_BYTES, TARGET_NONE, 0, "-",
+    ROW("heap_sqlite_sqlite_other", "heap", UNIT_BYTES, NULL, TARGET_NONE, 0, "-",
         "    of which SQLite besides its page cache (connection, lookaside, schema, statements)"),
-    ROW("heap_sqlite_sesh", "heap", UNIT_BYTES, TARGET_NONE, 0, "-",
+    ROW("heap_sqlite_sesh", "heap", UNIT_BYTES, NULL, TARGET_NONE, 0, "-",
         "    of which sesh itself (engine, tracker, handle)"),
-    ROW("lib_stripped", "lib", UNIT_BYTES, TARGET_AT_MOST, 2500000, "<= 2.5 MB",
+    ROW("lib_stripped", "lib", UNIT_BYTES, NULL, TARGET_AT_MOST, 2500000, "<= 2.5 MB",
         "libsesh.so, stripped, x86-64, bundled SQLite (strip -o copy)"),
 };
 #define ROW_COUNT (sizeof rows / sizeof rows[0])
@@ -240,33 +394,54 @@ static bool selected(const char *group) {
   return false;
 }
 
+/* A figure in the unit its ratio is taken in: times in ns (a row in us against one in ns). */
+static double comparable(const Row *r) { return r->unit == UNIT_US ? r->value * 1000 : r->value; }
+
 static void format_value(const Row *r, double value, char *out, size_t size) {
   switch (r->unit) {
     case UNIT_NS: snprintf(out, size, "%.0f ns", value); break;
     case UNIT_US: snprintf(out, size, "%.1f us", value); break;
     case UNIT_EVENTS_PER_S: snprintf(out, size, "%.2f M/s", value / 1e6); break;
-    case UNIT_RATIO: snprintf(out, size, "%.2f", value); break;
+    case UNIT_COUNT: snprintf(out, size, "%.2f", value); break;
     case UNIT_BYTES: snprintf(out, size, "%.0f B", value); break;
   }
 }
 
+/* One line per row, columns two spaces apart at least (scripts/bench-table reads them):
+ * case, measured, baseline, the baseline's figure, ratio, target, result, what [note].
+ * result: pass or MISS against the target, info when there is none, base for a baseline,
+ * n/a when it could not be measured, skip when not selected. */
 static void print_table(void) {
-  printf("%-26s %14s  %-10s %-6s %s\n", "case", "measured", "target", "result", "what");
+  printf("%-25s  %12s  %-17s  %12s  %7s  %-9s  %-6s  %s\n", "case", "measured", "baseline",
+         "baseline is", "ratio", "target", "result", "what");
   for (size_t i = 0; i < ROW_COUNT; i++) {
     const Row *r = &rows[i];
-    char value[32] = "-";
-    const char *result = "-";
+    const Row *base = r->baseline ? row(r->baseline) : NULL;
+    char value[32] = "-", base_value[32] = "-", ratio_text[32] = "-";
+    const char *result = "n/a";
     if (r->state == ROW_MEASURED) {
       format_value(r, r->value, value, sizeof value);
-      if (r->target_kind == TARGET_AT_MOST) result = r->value <= r->target ? "pass" : "MISS";
-      if (r->target_kind == TARGET_AT_LEAST) result = r->value >= r->target ? "pass" : "MISS";
-      if (r->target_kind == TARGET_NONE) result = "info";
+      double judged = r->value;
+      bool judge = true;
+      if (base) {
+        if (base->state == ROW_MEASURED && base->value > 0) {
+          format_value(base, base->value, base_value, sizeof base_value);
+          judged = comparable(r) / comparable(base);
+          snprintf(ratio_text, sizeof ratio_text, "%.2f", judged);
+        } else {
+          judge = false; /* the baseline was not measured in this run: nothing to judge by */
+        }
+      }
+      if (!judge) result = "n/a";
+      else if (r->target_kind == TARGET_AT_MOST) result = judged <= r->target ? "pass" : "MISS";
+      else if (r->target_kind == TARGET_AT_LEAST) result = judged >= r->target ? "pass" : "MISS";
+      else result = r->baseline ? "info" : (strcmp(r->target_text, "baseline") == 0 ? "base" : "info");
     } else if (r->state == ROW_SKIPPED) {
       result = "skip";
-    } else {
-      result = "n/a";
     }
-    printf("%-26s %14s  %-10s %-6s %s", r->name, value, r->target_text, result, r->what);
+    printf("%-25s  %12s  %-17s  %12s  %7s  %-9s  %-6s  %s", r->name, value,
+           r->baseline ? r->baseline : "-", base_value, ratio_text, r->target_text, result,
+           r->what);
     if (r->note[0]) printf(" [%s]", r->note);
     putchar('\n');
   }
@@ -396,13 +571,18 @@ static void per_event_case(const char *name, const char *sqlite_name, Call call,
     return;
   }
   double per_run[64], cpu_per_run[64];
+  WriteCounts written = {0, 0, 0};
   bool good = run_events(handle, call, count / 10 + 1, NULL); /* warm up; opens the session */
   for (int run = 0; good && run < settings.runs; run++) {
     int64_t index_before = session_index(handle);
+    WriteCounts before = write_counts;
     uint64_t start = now_ns(), cpu_start = cpu_ns();
     good = run_events(handle, call, count, sample ? latencies + run * count : NULL);
     uint64_t elapsed = now_ns() - start;
     cpu_per_run[run] = (double)(cpu_ns() - cpu_start) / (double)count;
+    written.wal_frames += write_counts.wal_frames - before.wal_frames;
+    written.wal_commits += write_counts.wal_commits - before.wal_commits;
+    written.db_pages += write_counts.db_pages - before.db_pages;
     int64_t index_after = session_index(handle);
     int64_t expected = renews ? index_before + count : index_before;
     if (good && index_after != expected) {
@@ -428,6 +608,25 @@ static void per_event_case(const char *name, const char *sqlite_name, Call call,
   } else {
     not_measured(name, "a call failed");
   }
+  if (renews && sqlite_name) {
+    double events = (double)count * settings.runs;
+    if (!good) {
+      not_measured("renew_sqlite_commits", "a call failed");
+      not_measured("renew_sqlite_pages", "a call failed");
+    } else if (!counting_writes) {
+      not_measured("renew_sqlite_commits", "no VFS shim: the bundled SQLite is not reachable");
+      not_measured("renew_sqlite_pages", "no VFS shim: the bundled SQLite is not reachable");
+    } else {
+      set_row("renew_sqlite_commits", (double)written.wal_commits / events);
+      set_row("renew_sqlite_pages", (double)written.wal_frames / events);
+      note("renew_sqlite_commits", "%lld commits over %.0f renewals", written.wal_commits,
+           events);
+      note("renew_sqlite_pages",
+           "%lld WAL frames over %.0f renewals; checkpoints wrote %.3f database pages per "
+           "renewal",
+           written.wal_frames, events, (double)written.db_pages / events);
+    }
+  }
   free(latencies);
   ok(sesh_handle_close(handle), "sesh_handle_close");
   sesh_handle_free(handle);
@@ -435,6 +634,9 @@ static void per_event_case(const char *name, const char *sqlite_name, Call call,
 
 /* ----- opening on an existing store --------------------------------------------------------- */
 
+/* open_sqlite: the open alone; open_track_sqlite: the open and the first event after it,
+ * each timed on its own in the same iteration. The first event goes on the restored session
+ * (1 ms after the previous one). */
 static void open_case(void) {
   const char *name = "open_sqlite";
   if (!selected(row(name)->group)) return;
@@ -449,9 +651,9 @@ static void open_case(void) {
     sesh_handle_free(handle);
   }
   long count = iterations(300);
-  double per_run[64], whole_per_run[64], cpu_per_run[64];
+  double per_run[64], first_per_run[64], whole_per_run[64], cpu_per_run[64];
   for (int run = 0; good && run < settings.runs; run++) {
-    uint64_t open_total = 0, whole_total = 0, cpu_total = 0;
+    uint64_t open_total = 0, first_total = 0, whole_total = 0, cpu_total = 0;
     for (long i = 0; good && i < count; i++) {
       SeshHandle *h = NULL;
       uint64_t cpu_start = cpu_ns(), start = now_ns();
@@ -462,7 +664,10 @@ static void open_case(void) {
         good = false;
         break;
       }
-      if (i == 0) { /* outside the timing: the session really was restored */
+      uint64_t first_start = now_ns();
+      good = track_once(h);
+      uint64_t first_end = now_ns();
+      if (good && i == 0) { /* outside the timing: the session really was restored */
         char *restored = NULL;
         good = ok(sesh_session_get_id(h, &restored), "sesh_session_get_id (restored)");
         if (good && strcmp(restored, session_id) != 0) {
@@ -476,9 +681,11 @@ static void open_case(void) {
       sesh_handle_free(h);
       uint64_t end = now_ns();
       open_total += opened - start;
+      first_total += first_end - first_start;
       whole_total += (opened - start) + (end - before_close);
     }
     per_run[run] = (double)open_total / (double)count / 1000.0;
+    first_per_run[run] = (double)(open_total + first_total) / (double)count / 1000.0;
     whole_per_run[run] = (double)whole_total / (double)count / 1000.0;
     cpu_per_run[run] = (double)cpu_total / (double)count / 1000.0;
   }
@@ -487,11 +694,228 @@ static void open_case(void) {
     note(name, "cpu %.1f us; open + close + free %.1f us; %ld opens x %d runs",
          median(cpu_per_run, settings.runs), median(whole_per_run, settings.runs), count,
          settings.runs);
+    set_row("open_track_sqlite", median(first_per_run, settings.runs));
+    note("open_track_sqlite", "the same opens, each followed by one event");
   } else {
     not_measured(name, "a call failed");
+    not_measured("open_track_sqlite", "a call failed");
   }
   sesh_string_free(session_id);
   sesh_options_free(options);
+}
+
+/* ----- a new session on the memory store ---------------------------------------------------- */
+
+static void session_new_case(void) {
+  const char *name = "session_new_memory";
+  if (!selected(row(name)->group)) return;
+  StepClock clock = {T0, STEP_IN_SESSION_MS};
+  SeshOptions *options = make_options(step_clock_read, &clock, NULL);
+  SeshHandle *handle = open_handle(options);
+  sesh_options_free(options);
+  if (!handle) {
+    not_measured(name, "cannot open a handle");
+    return;
+  }
+  long count = iterations(200000);
+  double per_run[64], cpu_per_run[64];
+  bool good = true;
+  for (long i = 0; good && i < count / 10 + 1; i++) { /* warm up */
+    good = ok(sesh_session_new(handle), "sesh_session_new") && one_event(handle, WITH_TRACK);
+  }
+  for (int run = 0; good && run < settings.runs; run++) {
+    int64_t index_before = session_index(handle);
+    uint64_t start = now_ns(), cpu_start = cpu_ns();
+    for (long i = 0; good && i < count; i++) {
+      good = ok(sesh_session_new(handle), "sesh_session_new") && one_event(handle, WITH_TRACK);
+    }
+    per_run[run] = (double)(now_ns() - start) / (double)count;
+    cpu_per_run[run] = (double)(cpu_ns() - cpu_start) / (double)count;
+    int64_t index_after = session_index(handle);
+    if (good && index_after != index_before + count) {
+      fail("%s: session index went from %lld to %lld, expected %lld", name,
+           (long long)index_before, (long long)index_after, (long long)(index_before + count));
+      good = false;
+    }
+  }
+  if (good) {
+    set_row(name, median(per_run, settings.runs));
+    note(name, "cpu %.0f ns; mean of %ld sessions x %d runs", median(cpu_per_run, settings.runs),
+         count, settings.runs);
+  } else {
+    not_measured(name, "a call failed");
+  }
+  ok(sesh_handle_close(handle), "sesh_handle_close");
+  sesh_handle_free(handle);
+}
+
+/* ----- processes on one SQLite namespace ---------------------------------------------------- */
+
+/* What a child reports through its pipe. */
+typedef struct {
+  uint64_t began, ended;
+  long failed;
+} ChildReport;
+
+static bool read_all(int fd, void *data, size_t size) {
+  char *at = data;
+  while (size > 0) {
+    ssize_t n = read(fd, at, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    at += n;
+    size -= (size_t)n;
+  }
+  return true;
+}
+
+static bool write_all(int fd, const void *data, size_t size) {
+  const char *at = data;
+  while (size > 0) {
+    ssize_t n = write(fd, at, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    at += n;
+    size -= (size_t)n;
+  }
+  return true;
+}
+
+/* In a child: opens its own handle on the namespace, says it is ready, waits for the go,
+ * tracks `count` events, reports, closes. Never returns. */
+static void child_main(const char *file, long count, int ready, int go, int report) {
+  int64_t frozen = T0;
+  SeshOptions *options = make_options(frozen_clock_read, &frozen, file);
+  SeshHandle *handle = open_handle(options);
+  sesh_options_free(options);
+  ChildReport result = {0, 0, handle ? 0 : 1};
+  char byte = 1;
+  if (!write_all(ready, &byte, 1) || !read_all(go, &byte, 1)) _exit(2);
+  result.began = now_ns();
+  for (long i = 0; handle && i < count; i++) {
+    char *entity = NULL;
+    if (sesh_event_track(handle, NULL, &entity) != SESH_STATUS_OK) {
+      result.failed++;
+      continue;
+    }
+    sesh_string_free(entity);
+  }
+  result.ended = now_ns();
+  if (handle) {
+    if (sesh_handle_close(handle) != SESH_STATUS_OK) result.failed++;
+    sesh_handle_free(handle);
+  }
+  _exit(write_all(report, &result, sizeof result) && result.failed == 0 ? 0 : 1);
+}
+
+/* Events per second of `children` processes tracking `count` events each at once, from
+ * the first one's start to the last one's end; 0 when a child failed. */
+static double processes_throughput(const char *file, int children, long count) {
+  int ready[2], go[2], report[2];
+  if (pipe(ready) || pipe(go) || pipe(report)) {
+    fail("pipe failed: %s", strerror(errno));
+    return 0;
+  }
+  fflush(NULL);
+  pid_t pids[2] = {0, 0};
+  int started = 0;
+  for (; started < children; started++) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      fail("fork failed: %s", strerror(errno));
+      break;
+    }
+    if (pid == 0) {
+      close(ready[0]);
+      close(go[1]);
+      close(report[0]);
+      child_main(file, count, ready[1], go[0], report[1]);
+    }
+    pids[started] = pid;
+  }
+  close(ready[1]);
+  close(go[0]);
+  close(report[1]);
+  bool good = started == children;
+  char byte;
+  for (int i = 0; good && i < children; i++) good = read_all(ready[0], &byte, 1);
+  for (int i = 0; good && i < children; i++) good = write_all(go[1], &byte, 1);
+  close(go[1]);
+  uint64_t began = UINT64_MAX, ended = 0;
+  for (int i = 0; good && i < children; i++) {
+    ChildReport result;
+    good = read_all(report[0], &result, sizeof result) && result.failed == 0;
+    if (good && result.began < began) began = result.began;
+    if (good && result.ended > ended) ended = result.ended;
+  }
+  close(ready[0]);
+  close(report[0]);
+  for (int i = 0; i < started; i++) {
+    int status = 0;
+    if (waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+      good = false;
+    }
+  }
+  if (!good || ended <= began) {
+    fail("%d processes tracking on %s: a child failed", children, file);
+    return 0;
+  }
+  return (double)(count * children) / ((double)(ended - began) / 1e9);
+}
+
+/* The parent prepares the store (a session with one event) and closes it before forking:
+ * a child must not inherit a live handle. Every process reads a clock that stands still, so
+ * that the processes' clocks never disagree; each child tracks `count` events. Afterwards
+ * the namespace holds the same session, with every event counted exactly once. */
+static void processes_case(void) {
+  if (!selected("procs")) return;
+  const char *file = "procs.db";
+  int64_t frozen = T0;
+  SeshOptions *options = make_options(frozen_clock_read, &frozen, file);
+  SeshHandle *handle = open_handle(options);
+  int64_t index_before = handle && track_once(handle) ? session_index(handle) : -1;
+  if (handle) {
+    ok(sesh_handle_close(handle), "sesh_handle_close");
+    sesh_handle_free(handle);
+  }
+  long count = iterations(400000);
+  double one[64], two[64];
+  bool good = index_before > 0;
+  long events = 0;
+  for (int run = 0; good && run < settings.runs; run++) {
+    one[run] = processes_throughput(file, 1, count);
+    two[run] = processes_throughput(file, 2, count);
+    good = one[run] > 0 && two[run] > 0;
+    events += 3 * count;
+  }
+  if (good) { /* every event counted once, in the one session */
+    handle = open_handle(options);
+    int64_t event_index = -1;
+    good = handle && ok(sesh_session_get_event_index(handle, &event_index), "get_event_index");
+    if (good && (session_index(handle) != index_before || event_index != 1 + events)) {
+      fail("procs: session %lld event %lld after the runs, expected session %lld event %ld",
+           (long long)session_index(handle), (long long)event_index, (long long)index_before,
+           1 + events);
+      good = false;
+    }
+    if (handle) {
+      ok(sesh_handle_close(handle), "sesh_handle_close");
+      sesh_handle_free(handle);
+    }
+  }
+  sesh_options_free(options);
+  if (good) {
+    double t1 = median(one, settings.runs), t2 = median(two, settings.runs);
+    set_row("procs_1", t1);
+    set_row("procs_2", t2);
+    note("procs_1", "%.0f ns/event; %ld events x %d runs", 1e9 / t1, count, settings.runs);
+    note("procs_2", "%.0f ns/event wall; %ld events per process x %d runs; %ld CPUs online",
+         1e9 / t2, count, settings.runs, sysconf(_SC_NPROCESSORS_ONLN));
+  } else {
+    not_measured("procs_1", "a call or a child failed");
+    not_measured("procs_2", "a call or a child failed");
+  }
 }
 
 /* ----- threads ------------------------------------------------------------------------------ */
@@ -562,7 +986,6 @@ static void threads_case(void) {
   if (!handle) {
     not_measured("threads_1", "cannot open a handle");
     not_measured("threads_8", "cannot open a handle");
-    not_measured("threads_ratio", "cannot open a handle");
     return;
   }
   long total = iterations(800000);
@@ -576,14 +999,12 @@ static void threads_case(void) {
     double t1 = median(one, settings.runs), t8 = median(eight, settings.runs);
     set_row("threads_1", t1);
     set_row("threads_8", t8);
-    set_row("threads_ratio", t8 / t1);
     note("threads_1", "%.0f ns/event", 1e9 / t1);
     note("threads_8", "%.0f ns/event wall; %ld events x %d runs; %ld CPUs online", 1e9 / t8,
          total, settings.runs, sysconf(_SC_NPROCESSORS_ONLN));
   } else {
     not_measured("threads_1", "a call failed");
     not_measured("threads_8", "a call failed");
-    not_measured("threads_ratio", "a call failed");
   }
   ok(sesh_handle_close(handle), "sesh_handle_close");
   sesh_handle_free(handle);
@@ -769,7 +1190,8 @@ static void usage(void) {
           "usage: sesh-bench [--quick] [--runs N] [--case NAME[,NAME...]] [--lib PATH] "
           "[--strip PATH]\n"
           "cases: track_memory track_into_memory track_sqlite track_into_sqlite "
-          "track_sqlite_1s renew_sqlite open_sqlite threads heap lib\n");
+          "track_sqlite_1s session_new_memory renew_sqlite open_sqlite procs threads heap lib\n"
+          "(a ratio needs its baseline's case in the same run: track_memory for most)\n");
 }
 
 static void print_machine(void) {
@@ -789,9 +1211,24 @@ static void print_machine(void) {
     }
     fclose(cpuinfo);
   }
-  printf("sesh %s; %s; %ld CPUs online; median of %d runs%s; injected clock\n", sesh_version(),
-         model, sysconf(_SC_NPROCESSORS_ONLN), settings.runs,
+  double load = -1;
+  FILE *loadavg = fopen("/proc/loadavg", "r");
+  if (loadavg) {
+    if (fscanf(loadavg, "%lf", &load) != 1) load = -1;
+    fclose(loadavg);
+  }
+  char date[64] = "unknown";
+  time_t now = time(NULL);
+  struct tm utc;
+  if (gmtime_r(&now, &utc)) strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &utc);
+  printf("sesh %s; median of %d runs%s; injected clock\n", sesh_version(), settings.runs,
          settings.quick ? " (--quick: few iterations, figures not meaningful)" : "");
+  printf("machine: %s; %ld CPUs online\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+  if (load >= 0) {
+    printf("date: %s; load average %.2f at the start\n", date, load);
+  } else {
+    printf("date: %s\n", date);
+  }
 }
 
 int main(int argc, char **argv) {
@@ -838,9 +1275,15 @@ int main(int argc, char **argv) {
                  iterations(200000), false, false);
   per_event_case("track_sqlite_1s", "track-1s.db", WITH_TRACK, STEP_SPARSE_MS, iterations(20000),
                  false, true);
+  session_new_case();
+  if (selected("renew_sqlite") && !count_writes_start()) {
+    fprintf(stderr, "sesh-bench: cannot install the VFS shim: pages are not counted\n");
+  }
   per_event_case("renew_sqlite", "renew.db", WITH_TRACK, STEP_RENEW_MS, iterations(20000), true,
                  true);
+  count_writes_stop();
   open_case();
+  processes_case();
   threads_case();
   heap_case();
   library_case();

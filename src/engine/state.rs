@@ -7,7 +7,9 @@
 use crate::error::{Error, Result};
 use crate::id::parse_hyphenated;
 use crate::timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+#[cfg(test)]
+use serde::Serialize;
 use uuid::Uuid;
 
 /// The format version written with every record.
@@ -73,14 +75,18 @@ pub struct FirstEvent {
 
 // The JSON form. Ids travel as strings so that the decoder can insist on the hyphenated
 // form; `deserialize_with` on the optional fields makes them required (present, maybe null).
+// The encoder is written by hand ([`encode_at`]); the serde one is kept for the tests, which
+// check that both write the same bytes.
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 #[serde(rename_all = "camelCase")]
 struct StoredState {
     version: u32,
     /// The coordination record's generation this state was written at (SQLite store);
     /// absent in records of other stores.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
+    #[cfg_attr(test, serde(skip_serializing_if = "is_zero"))]
     generation: u32,
     user_id: String,
     session_index: u32,
@@ -92,7 +98,8 @@ struct StoredState {
     session: Option<StoredSession>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 #[serde(rename_all = "camelCase")]
 struct StoredSession {
     id: String,
@@ -107,7 +114,8 @@ struct StoredSession {
     foreground_index: u32,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 #[serde(rename_all = "camelCase")]
 struct StoredFirstEvent {
     id: String,
@@ -115,6 +123,7 @@ struct StoredFirstEvent {
     counted_at: i64,
 }
 
+#[cfg(test)]
 fn is_zero(value: &u32) -> bool {
     *value == 0
 }
@@ -125,7 +134,96 @@ pub fn encode(state: &NamespaceState) -> String {
 }
 
 /// As [`encode`], noting the coordination generation it was written at.
+///
+/// Written by hand, byte for byte what serde_json writes for the stored form (the tests
+/// check it against [`encode_at_serde`]): a session renewal on SQLite writes one, and this
+/// spares it serde's formatting and the ids' intermediate strings.
 pub fn encode_at(state: &NamespaceState, generation: u32) -> String {
+    let mut out = String::with_capacity(ENCODED_CAPACITY);
+    out.push_str("{\"version\":");
+    push_number(&mut out, STATE_VERSION);
+    if generation != 0 {
+        out.push_str(",\"generation\":");
+        push_number(&mut out, generation);
+    }
+    out.push_str(",\"userId\":");
+    push_uuid(&mut out, &state.user_id);
+    out.push_str(",\"sessionIndex\":");
+    push_number(&mut out, state.session_index);
+    out.push_str(",\"lastSessionId\":");
+    push_optional_uuid(&mut out, state.last_session_id.as_ref());
+    out.push_str(",\"inBackground\":");
+    push_bool(&mut out, state.in_background);
+    out.push_str(",\"anonymous\":");
+    push_bool(&mut out, state.anonymous);
+    out.push_str(",\"session\":");
+    match &state.session {
+        None => out.push_str("null"),
+        Some(session) => {
+            out.push_str("{\"id\":");
+            push_uuid(&mut out, &session.id);
+            out.push_str(",\"previousId\":");
+            push_optional_uuid(&mut out, session.previous_id.as_ref());
+            out.push_str(",\"eventIndex\":");
+            push_number(&mut out, session.event_index);
+            out.push_str(",\"firstEvent\":");
+            match &session.first_event {
+                None => out.push_str("null"),
+                Some(first) => {
+                    out.push_str("{\"id\":");
+                    push_uuid(&mut out, &first.id);
+                    out.push_str(",\"timestamp\":");
+                    push_number(&mut out, first.timestamp);
+                    out.push_str(",\"countedAt\":");
+                    push_number(&mut out, first.counted_at);
+                    out.push('}');
+                }
+            }
+            out.push_str(",\"startedAt\":");
+            push_number(&mut out, session.started_at);
+            out.push_str(",\"lastActivity\":");
+            push_number(&mut out, session.last_activity);
+            out.push_str(",\"backgroundIndex\":");
+            push_number(&mut out, session.background_index);
+            out.push_str(",\"foregroundIndex\":");
+            push_number(&mut out, session.foreground_index);
+            out.push('}');
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// The longest record [`encode_at`] writes (every field present, every number at its
+/// widest) is under this many bytes, so `encode_at` allocates once.
+const ENCODED_CAPACITY: usize = 640;
+
+fn push_number(out: &mut String, value: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(value));
+}
+
+/// A UUID as a JSON string, hyphenated in lower case (as `Uuid`'s `Display` writes it).
+fn push_uuid(out: &mut String, id: &Uuid) {
+    let mut buffer = Uuid::encode_buffer();
+    out.push('"');
+    out.push_str(id.hyphenated().encode_lower(&mut buffer));
+    out.push('"');
+}
+
+fn push_optional_uuid(out: &mut String, id: Option<&Uuid>) {
+    match id {
+        Some(id) => push_uuid(out, id),
+        None => out.push_str("null"),
+    }
+}
+
+fn push_bool(out: &mut String, value: bool) {
+    out.push_str(if value { "true" } else { "false" });
+}
+
+/// What [`encode_at`] wrote before it was written by hand: serde_json on the stored form.
+#[cfg(test)]
+fn encode_at_serde(state: &NamespaceState, generation: u32) -> String {
     let session = state.session.as_ref().map(|s| StoredSession {
         id: s.id.to_string(),
         previous_id: s.previous_id.map(|id| id.to_string()),
@@ -266,6 +364,119 @@ mod tests {
         assert_eq!(decode(&encode(&state)).unwrap(), state);
         let empty = NamespaceState::fresh(Uuid::from_u128(5), false, true);
         assert_eq!(decode(&encode(&empty)).unwrap(), empty);
+    }
+
+    /// SplitMix64: random states that are the same on every run.
+    struct Numbers(u64);
+
+    impl Numbers {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn flip(&mut self) -> bool {
+            self.next() & 1 == 1
+        }
+        /// Mostly the extremes and small numbers, sometimes anything.
+        fn u32(&mut self) -> u32 {
+            match self.next() % 6 {
+                0 => 0,
+                1 => u32::MAX,
+                2 => MAX_INDEX,
+                3 => (self.next() % 10) as u32,
+                _ => self.next() as u32,
+            }
+        }
+        fn i64(&mut self) -> i64 {
+            match self.next() % 8 {
+                0 => 0,
+                1 => i64::MIN,
+                2 => i64::MAX,
+                3 => -1,
+                4 => timestamp::MAX_TIMESTAMP_MS,
+                5 => (self.next() % 2_000_000_000_000) as i64,
+                _ => self.next() as i64,
+            }
+        }
+        fn uuid(&mut self) -> Uuid {
+            match self.next() % 5 {
+                0 => Uuid::nil(),
+                1 => Uuid::max(),
+                _ => Uuid::from_u64_pair(self.next(), self.next()),
+            }
+        }
+        fn optional_uuid(&mut self) -> Option<Uuid> {
+            self.flip().then(|| self.uuid())
+        }
+        fn state(&mut self) -> NamespaceState {
+            let session = self.flip().then(|| Session {
+                id: self.uuid(),
+                previous_id: self.optional_uuid(),
+                event_index: self.u32(),
+                first_event: self.flip().then(|| FirstEvent {
+                    id: self.uuid(),
+                    timestamp: self.i64(),
+                    counted_at: self.i64(),
+                }),
+                started_at: self.i64(),
+                last_activity: self.i64(),
+                background_index: self.u32(),
+                foreground_index: self.u32(),
+            });
+            NamespaceState {
+                user_id: self.uuid(),
+                session_index: self.u32(),
+                last_session_id: self.optional_uuid(),
+                in_background: self.flip(),
+                anonymous: self.flip(),
+                session,
+            }
+        }
+    }
+
+    #[test]
+    fn the_hand_written_encoder_writes_what_serde_writes() {
+        let mut numbers = Numbers(0x5e5b);
+        let mut longest = 0;
+        for _ in 0..20_000 {
+            let state = numbers.state();
+            let generation = numbers.u32();
+            let written = encode_at(&state, generation);
+            assert_eq!(written, encode_at_serde(&state, generation), "{state:?}");
+            assert_eq!(encode(&state), encode_at_serde(&state, 0));
+            longest = longest.max(written.len());
+        }
+        // Every field present and at its widest still fits the one allocation.
+        let widest = NamespaceState {
+            user_id: Uuid::max(),
+            session_index: u32::MAX,
+            last_session_id: Some(Uuid::max()),
+            in_background: false,
+            anonymous: false,
+            session: Some(Session {
+                id: Uuid::max(),
+                previous_id: Some(Uuid::max()),
+                event_index: u32::MAX,
+                first_event: Some(FirstEvent {
+                    id: Uuid::max(),
+                    timestamp: i64::MIN,
+                    counted_at: i64::MIN,
+                }),
+                started_at: i64::MIN,
+                last_activity: i64::MIN,
+                background_index: u32::MAX,
+                foreground_index: u32::MAX,
+            }),
+        };
+        let written = encode_at(&widest, u32::MAX);
+        assert_eq!(written, encode_at_serde(&widest, u32::MAX));
+        assert!(written.len() <= ENCODED_CAPACITY, "{} bytes", written.len());
+        assert!(longest <= written.len());
+        // And what it writes reads back.
+        assert_eq!(decode_at(&encode_at(&sample(), 7)).unwrap(), (sample(), 7));
     }
 
     fn corrupt(json: &str) {

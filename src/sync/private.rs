@@ -148,6 +148,9 @@ struct Queue {
     newest: u64,
     /// A thread is writing (with no lock held).
     writing: bool,
+    /// Threads waiting on `written`: the writer wakes them only when there is one, since a
+    /// `Condvar` notify is a system call even with nobody to wake.
+    waiters: u32,
 }
 
 /// One handle's ordered writer.
@@ -184,8 +187,13 @@ struct WritingFlag<'a>(&'a Writer);
 impl Drop for WritingFlag<'_> {
     fn drop(&mut self) {
         WRITING.set(0);
-        lock(&self.0.queue).writing = false;
-        self.0.written.notify_all();
+        let mut queue = lock(&self.0.queue);
+        queue.writing = false;
+        // Under the queue lock, which a waiter holds from counting itself until it waits:
+        // a wake-up costs a system call, so only when someone waits.
+        if queue.waiters > 0 {
+            self.0.written.notify_all();
+        }
     }
 }
 
@@ -239,10 +247,12 @@ impl Writer {
                 return faults;
             }
             if queue.writing {
+                queue.waiters += 1;
                 queue = self
                     .written
                     .wait(queue)
                     .unwrap_or_else(PoisonError::into_inner);
+                queue.waiters -= 1;
                 continue;
             }
             if nothing_queued {

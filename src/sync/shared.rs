@@ -129,7 +129,7 @@ impl Shared {
             .ok_or_else(|| Error::store("the store has no database file"))?
             .to_path_buf();
         let store_id = store
-            .claim_store_id(&Uuid::new_v4().to_string())
+            .claim_store_id(&crate::id::random_uuid().to_string())
             .and_then(|id| {
                 crate::id::parse_hyphenated(&id)
                     .ok_or_else(|| Error::corrupt("the store id is not a UUID"))
