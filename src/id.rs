@@ -49,18 +49,21 @@ mod csprng {
     use chacha20::ChaCha12Rng;
     use chacha20::rand_core::{Rng, SeedableRng};
     use std::cell::RefCell;
+    #[cfg(unix)]
     use std::sync::Once;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     /// Moved in every child a `fork` makes: a thread's generator seeded under another count
     /// was copied from the parent.
     static FORKS: AtomicU64 = AtomicU64::new(0);
+    #[cfg(unix)]
     static WATCH_FORKS: Once = Once::new();
 
     // In every POSIX C library (glibc, musl, bionic, Apple's libSystem); declared here
-    // since the libc crate has it only for some of them.
+    // since the libc crate has it only for some of them. (The web build has no fork.)
     /// cbindgen:ignore
     #[allow(unused_doc_comments)]
+    #[cfg(unix)]
     unsafe extern "C" {
         fn pthread_atfork(
             prepare: Option<unsafe extern "C" fn()>,
@@ -71,6 +74,7 @@ mod csprng {
 
     /// Runs in the child, single-threaded, right after `fork`: one atomic add, which is
     /// async-signal-safe.
+    #[cfg(unix)]
     unsafe extern "C" fn forked() {
         FORKS.fetch_add(1, Ordering::Relaxed);
     }
@@ -83,6 +87,7 @@ mod csprng {
     /// Fills `out` with random bytes; false when the operating system's generator could not
     /// seed this thread's (or the thread is being torn down).
     pub fn fill(out: &mut [u8]) -> bool {
+        #[cfg(unix)]
         WATCH_FORKS.call_once(|| {
             // SAFETY: registers a handler that only moves an atomic; it stays valid for as
             // long as this library is loaded.
