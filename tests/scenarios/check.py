@@ -42,7 +42,9 @@ skipped), so that a regenerated .expected file cannot hide a wrong value:
 
   A failing assertion names the scenario file, its line and the actual value. An assertion
   after a line that prints nothing (config, store, kill) or that never runs (after `kill`)
-  is itself an error.
+  is itself an error. So is a scenario with no assertion (captures aside) in any of its
+  runs: its .expected file, which --update regenerates from what the build printed, cannot
+  hold a rule alone.
 
     check.py [--replay PATH] [--wrapper "CMD ARGS"] [--update | --assertions-only]
              [SCENARIO.txt | DIR ...]
@@ -540,10 +542,41 @@ def find_scenarios(args):
     return unique
 
 
+def count_assertions(scenario):
+    """How many inline assertions the scenario's runs hold that check something: a capture
+    (`-> @NAME`) alone states no rule. (A misplaced or unreadable one counts here; it is an
+    error of its own in read_steps.)"""
+    count = 0
+    for run in scenario_runs(scenario):
+        if not os.path.exists(run):
+            continue
+        with open(run, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                stripped = line.strip(" \t\r\n\v\f")
+                if not stripped.startswith("#="):
+                    continue
+                match = ASSERTION.match(stripped)
+                if not match or match.group("op") != "->":
+                    count += 1
+    return count
+
+
+def no_assertion_problem(scenario):
+    """A scenario group with no inline assertion at all: its .expected file, which --update
+    regenerates from whatever the build printed, would be all that holds it."""
+    runs = [os.path.basename(run) for run in scenario_runs(scenario)]
+    return (f"no inline assertion (captures aside) in {', '.join(runs)}: an .expected "
+            "file alone proves nothing, since --update rewrites it from what the build "
+            "printed; write the rule's values as `#= PATH == VALUE` lines under the "
+            "operation lines (docs/replay.md, \"Inline assertions\")")
+
+
 def run_scenario(replay, wrapper, scenario, timeout):
     """Plays every run of the scenario; returns (output, problems)."""
     output = []
     problems = []
+    if count_assertions(scenario) == 0:
+        problems.append(no_assertion_problem(scenario))
     captures = {}  # @NAME -> value, shared by the runs
     with tempfile.TemporaryDirectory(prefix="sesh-scenario-") as workdir:
         for run in scenario_runs(scenario):
