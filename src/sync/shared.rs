@@ -225,7 +225,6 @@ impl Shared {
             raw,
             engine.state(),
             user_change,
-            false,
             &mut view,
             faults,
         );
@@ -400,7 +399,6 @@ impl Shared {
             raw,
             engine.state(),
             user_change,
-            false,
             &mut synced.view,
             faults,
         );
@@ -451,7 +449,6 @@ impl Shared {
             raw,
             &state,
             None,
-            false,
             &mut synced.view,
             faults,
         );
@@ -505,8 +502,8 @@ impl Shared {
     }
 
     /// Under the writer lock: publishes `after` (and a new user id) as the next generation,
-    /// or lets the slot go on as it was when nothing changed. `exact`: SQLite gets the exact
-    /// event index (the last holder closing), else one reserved ahead.
+    /// or lets the slot go on as it was when nothing changed (or SQLite only lacks the live
+    /// counters). SQLite gets the event index reserved ahead.
     #[allow(clippy::too_many_arguments)]
     fn commit(
         &self,
@@ -516,7 +513,6 @@ impl Shared {
         raw: u64,
         after: &NamespaceState,
         user_change: Option<Uuid>,
-        exact: bool,
         view: &mut View,
         faults: &mut Vec<Error>,
     ) {
@@ -529,7 +525,7 @@ impl Shared {
             (&base.state.session, &after.session),
             (Some(old), Some(new)) if old.id == new.id
         );
-        if in_step && *after == base.state && user_change.is_none() && !exact {
+        if in_step && *after == base.state && user_change.is_none() {
             at.coord.publish(
                 guard,
                 base.generation,
@@ -541,9 +537,7 @@ impl Shared {
             return;
         }
         let generation = coord::next_gen(base.generation.max(coord::gen_of(raw)));
-        let reserved = if exact {
-            index
-        } else if same_session && index <= base.reserved {
+        let reserved = if same_session && index <= base.reserved {
             base.reserved
         } else {
             index.saturating_add(RESERVE_BLOCK).min(MAX_INDEX)
@@ -590,19 +584,19 @@ impl Shared {
         view.reserved = reserved;
     }
 
-    /// The handle closes: the last holder leaves SQLite the exact state; then it no longer
-    /// holds the namespace.
+    /// The handle closes: the last holder writes what SQLite lacks; then it no longer holds
+    /// the namespace.
     pub fn close(&self, engine: &mut Engine, synced: &mut Synced, faults: &mut Vec<Error>) {
         let at = &synced.at;
         if let Ok(guard) = at.coord.lock_writer(at.slot) {
             if !at.coord.shared_with_others(at.slot) {
+                // The last holder leaves nothing SQLite lacks but the live counters, which
+                // the coordination file keeps (and SQLite's reservation covers): a write is
+                // made only when SQLite is behind the record, so the next open's first
+                // event needs none either.
                 let raw = at.coord.freeze(&guard);
                 let base = self.current(at, &guard, raw, engine, faults);
-                let exact = base.state.session.as_ref().map(|s| s.event_index);
-                let needs_write =
-                    base.stored_gen != base.generation || exact != Some(base.reserved);
                 let state = base.state.clone();
-                let exact = needs_write && base.state.session.is_some();
                 self.commit(
                     at,
                     &guard,
@@ -610,7 +604,6 @@ impl Shared {
                     raw,
                     &state,
                     None,
-                    exact,
                     &mut synced.view,
                     faults,
                 );
