@@ -71,7 +71,9 @@ fn main() -> ExitCode {
                 print!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
-            Some(flag) if flag.starts_with("--") => return usage(&format!("unknown option {flag}")),
+            Some(flag) if flag.starts_with("--") => {
+                return usage(&format!("unknown option {flag}"));
+            }
             _ if path.is_none() => path = Some(PathBuf::from(arg)),
             _ => return usage("one PATH only"),
         }
@@ -83,7 +85,10 @@ fn main() -> ExitCode {
     match inspect(&path, now) {
         Ok(report) => {
             if json_out {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
             } else {
                 print!("{}", text(&report));
             }
@@ -149,22 +154,18 @@ enum Cell {
 
 fn meta(connection: &Connection, key: &str) -> Result<Cell, Failure> {
     connection
-        .query_row(
-            "SELECT value FROM sesh_meta WHERE key = ?1",
-            [key],
-            |row| {
-                Ok(match row.get_ref(0)? {
-                    ValueRef::Integer(i) => Cell::Integer(i),
-                    ValueRef::Text(t) => match std::str::from_utf8(t) {
-                        Ok(t) => Cell::Text(t.to_owned()),
-                        Err(_) => Cell::Other("text that is not UTF-8"),
-                    },
-                    ValueRef::Null => Cell::Other("NULL"),
-                    ValueRef::Real(_) => Cell::Other("a real number"),
-                    ValueRef::Blob(_) => Cell::Other("a blob"),
-                })
-            },
-        )
+        .query_row("SELECT value FROM sesh_meta WHERE key = ?1", [key], |row| {
+            Ok(match row.get_ref(0)? {
+                ValueRef::Integer(i) => Cell::Integer(i),
+                ValueRef::Text(t) => match std::str::from_utf8(t) {
+                    Ok(t) => Cell::Text(t.to_owned()),
+                    Err(_) => Cell::Other("text that is not UTF-8"),
+                },
+                ValueRef::Null => Cell::Other("NULL"),
+                ValueRef::Real(_) => Cell::Other("a real number"),
+                ValueRef::Blob(_) => Cell::Other("a blob"),
+            })
+        })
         .optional()
         .map(|cell| cell.unwrap_or(Cell::Missing))
         .map_err(|e| sqlite_failure(&e))
@@ -189,13 +190,16 @@ struct Stored {
     store_id: (Option<Uuid>, Option<String>),
     journal_mode: String,
     /// (namespace, state and generation, or why it is unreadable)
-    namespaces: Vec<(String, Result<(NamespaceState, u32), String>)>,
+    namespaces: Vec<(String, Decoded)>,
 }
 
 fn read_sqlite(path: &Path) -> Result<Stored, Failure> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(fail(EXIT_MISSING, "no such file (sesh-inspect never creates one)"));
+            return Err(fail(
+                EXIT_MISSING,
+                "no such file (sesh-inspect never creates one)",
+            ));
         }
         Err(e) => return Err(fail(EXIT_OTHER, format!("cannot read it ({e})"))),
         Ok(meta) if meta.is_dir() => return Err(fail(EXIT_NOT_SQLITE, "a directory, not a store")),
@@ -244,7 +248,9 @@ fn read_sqlite(path: &Path) -> Result<Stored, Failure> {
     }
     let connection = Connection::open_with_flags(
         uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| sqlite_failure(&e))?;
     let _ = connection.busy_timeout(std::time::Duration::from_secs(2));
@@ -335,7 +341,10 @@ fn read_coordination(database: &Path, store_id: Option<Uuid>) -> Coordination {
         let file = match std::fs::File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err("missing (made at the next open; until then SQLite's state is all there is)".to_owned());
+                return Err(
+                    "missing (made at the next open; until then SQLite's state is all there is)"
+                        .to_owned(),
+                );
             }
             Err(e) => return Err(format!("cannot be opened for reading ({e})")),
         };
@@ -353,7 +362,10 @@ fn read_coordination(database: &Path, store_id: Option<Uuid>) -> Coordination {
         bytes.truncate(done);
         let image = coord::read_image(&bytes)?;
         if store_id.is_some_and(|id| id != image.store_id) {
-            return Err("it belongs to another database (another store id): the library rebuilds it".to_owned());
+            return Err(
+                "it belongs to another database (another store id): the library rebuilds it"
+                    .to_owned(),
+            );
         }
         Ok((image, file))
     })();
@@ -426,9 +438,15 @@ fn verdict(state: &NamespaceState, store_user: Uuid, now: i64, held: bool) -> Va
         Notice::Ended(summary) => serde_json::to_value(summary.reason).ok(),
         _ => None,
     });
-    let judged = if state.in_background { "background" } else { "foreground" };
+    let judged = if state.in_background {
+        "background"
+    } else {
+        "foreground"
+    };
     match (opened, reason) {
-        (Err(e), _) => json!({"continues": null, "reason": null, "text": format!("cannot judge: {e}")}),
+        (Err(e), _) => {
+            json!({"continues": null, "reason": null, "text": format!("cannot judge: {e}")})
+        }
         (Ok(_), None) => json!({"continues": true, "reason": null, "text": format!(
             "yes: {} idle, within the {judged} timeout ({DEFAULT_TIMEOUT_S} s)",
             span_text((now - session.last_activity).max(0)))}),
@@ -534,7 +552,9 @@ fn namespace_report(
     let mut event_index_source = "sqlite (a reservation: up to 1024 ahead of the live index)";
     let mut activity_source = "sqlite";
     let mut chosen: Option<(NamespaceState, String)> = match &sqlite {
-        Some(Ok((state, generation))) => Some((state.clone(), format!("sqlite (generation {generation})"))),
+        Some(Ok((state, generation))) => {
+            Some((state.clone(), format!("sqlite (generation {generation})")))
+        }
         _ => None,
     };
     if let Some((s, _)) = &slot {
@@ -599,7 +619,11 @@ fn namespace_report(
     report["session_index"] = json!(state.session_index);
     report["last_session_id"] = json!(state.last_session_id.map(|u| u.to_string()));
     report["in_background"] = json!(state.in_background);
-    report["app_state"] = json!(if state.in_background { "background" } else { "foreground" });
+    report["app_state"] = json!(if state.in_background {
+        "background"
+    } else {
+        "foreground"
+    });
     report["anonymous"] = json!(state.anonymous);
     report["session"] = match &state.session {
         None => json!(null),
@@ -640,7 +664,12 @@ fn text(report: &Value) -> String {
         other => other.to_string(),
     };
     let _ = writeln!(out, "store          {}", s(&report["path"]));
-    let _ = writeln!(out, "now            {} ({})", s(&report["now_iso"]), s(&report["now"]));
+    let _ = writeln!(
+        out,
+        "now            {} ({})",
+        s(&report["now_iso"]),
+        s(&report["now"])
+    );
     let _ = writeln!(out, "schema version {}", s(&report["schema_version"]));
     let _ = writeln!(out, "journal mode   {}", s(&report["journal_mode"]));
     let _ = writeln!(
@@ -675,13 +704,26 @@ fn text(report: &Value) -> String {
             let _ = writeln!(out, "  note              {note}");
         }
         if ns["sqlite"]["status"] == "unreadable" {
-            let _ = writeln!(out, "  sqlite row        unreadable: {}", s(&ns["sqlite"]["note"]));
+            let _ = writeln!(
+                out,
+                "  sqlite row        unreadable: {}",
+                s(&ns["sqlite"]["note"])
+            );
         }
         let session = &ns["session"];
         if session.is_null() {
-            let _ = writeln!(out, "  session           none (sessions so far: {})", s(&ns["session_index"]));
+            let _ = writeln!(
+                out,
+                "  session           none (sessions so far: {})",
+                s(&ns["session_index"])
+            );
         } else {
-            let _ = writeln!(out, "  session           {} (#{})", s(&session["id"]), s(&session["index"]));
+            let _ = writeln!(
+                out,
+                "  session           {} (#{})",
+                s(&session["id"]),
+                s(&session["index"])
+            );
             let _ = writeln!(
                 out,
                 "  eventIndex        {}   (from: {})",
@@ -733,7 +775,9 @@ fn text(report: &Value) -> String {
                 "  held by           {}{}",
                 ns["holder_pid"]
                     .as_i64()
-                    .map_or("none".to_owned(), |pid| format!("process {pid} (and maybe others)")),
+                    .map_or("none".to_owned(), |pid| format!(
+                        "process {pid} (and maybe others)"
+                    )),
                 ns["writer_pid"]
                     .as_i64()
                     .map_or(String::new(), |pid| format!("; process {pid} is writing"))
@@ -743,7 +787,11 @@ fn text(report: &Value) -> String {
                 "  coordination      slot {}, generation {}{}, hot eventIndex {}, record copies whole: {}",
                 s(&slot["slot"]),
                 s(&slot["generation"]),
-                if slot["frozen"] == true { " (frozen: a writer is at work or died)" } else { "" },
+                if slot["frozen"] == true {
+                    " (frozen: a writer is at work or died)"
+                } else {
+                    ""
+                },
                 s(&slot["hot_event_index"]),
                 s(&slot["whole_record_copies"])
             );

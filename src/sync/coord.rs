@@ -966,8 +966,7 @@ pub fn read_image(bytes: &[u8]) -> std::result::Result<Image, String> {
         ));
     }
     let user_seq = word(H_USER_SEQ);
-    let user = (user_seq > 0 && user_seq & 1 == 0)
-        .then(|| join(word(H_USER), word(H_USER + 1)));
+    let user = (user_seq > 0 && user_seq & 1 == 0).then(|| join(word(H_USER), word(H_USER + 1)));
     let mut slots = Vec::new();
     for slot in 0..SLOTS {
         let at = |index: usize| word(HEADER_WORDS + slot * SLOT_WORDS + index);
