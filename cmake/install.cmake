@@ -7,6 +7,7 @@
 #   lib/libsesh.so.X.Y.Z, lib/libsesh.so.X,   the shared library (SONAME libsesh.so.X) and
 #     lib/libsesh.so                            its symlinks; elsewhere than Linux, cargo's
 #   include/sesh.h, include/sesh.hpp          the C ABI and the header-only C++ wrapper
+#   bin/sesh-timeline, bin/sesh-inspect       the tools (README, "Seeing sessions")
 #   lib/cmake/sesh/sesh-config.cmake          find_package(sesh): sesh::sesh_static,
 #   lib/cmake/sesh/sesh-config-version.cmake    sesh::sesh_shared and sesh::sesh (the shared one)
 #   lib/pkgconfig/sesh.pc                     pkg-config: -lsesh (static: -lpthread -ldl -lm)
@@ -40,6 +41,9 @@ install(FILES "${SESH_SHARED_LIB}"
 if(SESH_SHARED_LINKS)
   install(FILES ${SESH_SHARED_LINKS} DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT sesh)
 endif()
+# The tools (README, "Seeing sessions").
+install(PROGRAMS "${SESH_TIMELINE}" "${SESH_INSPECT}"
+  DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT sesh)
 install(FILES "${SESH_INCLUDE_DIR}/sesh.h" "${SESH_INCLUDE_DIR}/sesh.hpp"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT sesh)
 

@@ -893,6 +893,145 @@ fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
     file.write_all_at(bytes, offset)
 }
 
+// ----- read-only inspection ---------------------------------------------------------------
+
+/// What a reader that must never change the file (`sesh-inspect`) finds in it: the header
+/// and every claimed slot, read from a copy of its bytes. Nothing here maps, locks or
+/// writes the file; [`holder_pids`] only asks the kernel who holds the lock bytes.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub store_id: Uuid,
+    /// The user id the file holds (`None` until a handle set one) and its sequence.
+    pub user: Option<Uuid>,
+    pub user_seq: u64,
+    pub slots: Vec<SlotImage>,
+}
+
+/// One claimed namespace slot of an [`Image`].
+#[derive(Debug, Clone)]
+pub struct SlotImage {
+    pub slot: usize,
+    /// The namespace's name (its first 128 bytes, as the slot keeps them).
+    pub name: String,
+    name_len: u64,
+    name_hash: u64,
+    /// False when the slot's identity words fail their checksum (the next opener frees it).
+    pub identity_ok: bool,
+    /// The hot line: generation and event index in one word, and last activity (ms).
+    pub gen_index: u64,
+    pub last_activity: i64,
+    /// The newest record copy that is whole (sequence even, checksum right).
+    pub newest: Option<Record>,
+    /// How many of the two copies were whole.
+    pub whole_copies: usize,
+}
+
+impl SlotImage {
+    /// Whether this slot is the one the library picks for `namespace`.
+    pub fn is_for(&self, namespace: &str) -> bool {
+        self.identity_ok
+            && self.name.as_bytes() == &namespace.as_bytes()[..namespace.len().min(NAME_PREFIX)]
+            && self.name_len == namespace.len() as u64
+            && self.name_hash == name_hash(namespace)
+    }
+}
+
+/// The size in bytes of a coordination file of this layout.
+pub fn file_size() -> usize {
+    FILE_SIZE
+}
+
+/// Reads a coordination file's bytes (all [`FILE_SIZE`] of them). `Err` says why the file
+/// is not one the library would use as it is (it would refuse or rebuild it).
+pub fn read_image(bytes: &[u8]) -> std::result::Result<Image, String> {
+    let word = |index: usize| -> u64 {
+        bytes
+            .get(index * 8..index * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    if bytes.len() < 8 || word(H_MAGIC) != MAGIC {
+        return Err("it is not a sesh coordination file (the library refuses it)".into());
+    }
+    if bytes.len() < 24 || word(H_VERSION) != VERSION {
+        return Err(format!(
+            "it has layout version {}, not {VERSION} (the library rebuilds it)",
+            word(H_VERSION)
+        ));
+    }
+    if word(H_SIZE) != FILE_SIZE as u64 || bytes.len() != FILE_SIZE {
+        return Err(format!(
+            "it is {} bytes, not {FILE_SIZE} (the library rebuilds it)",
+            bytes.len()
+        ));
+    }
+    let user_seq = word(H_USER_SEQ);
+    let user = (user_seq > 0 && user_seq & 1 == 0).then(|| join(word(H_USER), word(H_USER + 1)));
+    let mut slots = Vec::new();
+    for slot in 0..SLOTS {
+        let at = |index: usize| word(HEADER_WORDS + slot * SLOT_WORDS + index);
+        let identity = at(S_IDENTITY);
+        if identity & CLAIMED == 0 {
+            continue;
+        }
+        let identity_words: Vec<u64> = (S_IDENTITY..S_IDENTITY_CHECK).map(at).collect();
+        let length = (identity & !CLAIMED).min(NAME_PREFIX as u64) as usize;
+        let mut name = Vec::with_capacity(NAME_PREFIX);
+        for i in 0..NAME_PREFIX / 8 {
+            name.extend_from_slice(&at(S_NAME + i).to_le_bytes());
+        }
+        name.truncate(length);
+        let copies: Vec<Record> = S_COPIES
+            .iter()
+            .filter_map(|&copy| {
+                let mut words = [0u64; RECORD_WORDS];
+                for (i, w) in words.iter_mut().enumerate() {
+                    *w = at(copy + i);
+                }
+                if words[R_SEQ] & 1 == 1 {
+                    return None;
+                }
+                decode_record(&words)
+            })
+            .collect();
+        slots.push(SlotImage {
+            slot,
+            name: String::from_utf8_lossy(&name).into_owned(),
+            name_len: identity & !CLAIMED,
+            name_hash: at(S_NAME_HASH),
+            identity_ok: at(S_IDENTITY_CHECK) == mix(&identity_words),
+            gen_index: at(S_GEN_INDEX),
+            last_activity: at(S_ACTIVITY) as i64,
+            whole_copies: copies.len(),
+            newest: copies.into_iter().max_by_key(|record| record.generation),
+        });
+    }
+    Ok(Image {
+        store_id: join(word(H_STORE_ID), word(H_STORE_ID + 1)),
+        user,
+        user_seq,
+        slots,
+    })
+}
+
+/// The processes holding `slot` of the coordination file open as `file` (read-only is
+/// enough): `F_GETLK` on its holder byte and on its writer byte, which takes no lock and
+/// names one process holding a conflicting one (or none). Returns (holder, writer).
+pub fn holder_pids(file: &File, slot: usize) -> (Option<i32>, Option<i32>) {
+    let probe = |at: i64| -> Option<i32> {
+        // SAFETY: a zeroed flock is a valid value; every field that matters is set below.
+        let mut request: libc::flock = unsafe { std::mem::zeroed() };
+        request.l_type = libc::F_WRLCK as libc::c_short;
+        request.l_whence = libc::SEEK_SET as libc::c_short;
+        request.l_start = at as libc::off_t;
+        request.l_len = 1;
+        // SAFETY: a valid descriptor and a valid flock; F_GETLK only reports.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut request) };
+        (rc == 0 && request.l_type != libc::F_UNLCK as libc::c_short).then_some(request.l_pid)
+    };
+    (probe(holder_lock(slot)), probe(writer_lock(slot)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
