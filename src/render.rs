@@ -103,19 +103,19 @@ impl StorageMechanism {
 // The hand-written JSON's pieces. Nothing they write needs escaping: ids are hex digits and
 // hyphens, times digits and `-:.TZ`, names fixed ASCII.
 
-fn push_number(out: &mut String, value: impl itoa::Integer) {
+pub(crate) fn push_number(out: &mut String, value: impl itoa::Integer) {
     out.push_str(itoa::Buffer::new().format(value));
 }
 
 /// A UUID as a JSON string, hyphenated in lower case (as `Uuid` serializes).
-fn push_uuid(out: &mut String, id: &Uuid) {
+pub(crate) fn push_uuid(out: &mut String, id: &Uuid) {
     let mut buffer = Uuid::encode_buffer();
     out.push('"');
     out.push_str(id.hyphenated().encode_lower(&mut buffer));
     out.push('"');
 }
 
-fn push_optional_uuid(out: &mut String, id: Option<&Uuid>) {
+pub(crate) fn push_optional_uuid(out: &mut String, id: Option<&Uuid>) {
     match id {
         Some(id) => push_uuid(out, id),
         None => out.push_str("null"),

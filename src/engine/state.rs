@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::id::parse_hyphenated;
+use crate::render::{push_number, push_optional_uuid, push_uuid};
 use crate::timestamp;
 use serde::Deserialize;
 #[cfg(test)]
@@ -197,25 +198,6 @@ pub fn encode_at(state: &NamespaceState, generation: u32) -> String {
 /// The longest record [`encode_at`] writes (every field present, every number at its
 /// widest) is under this many bytes, so `encode_at` allocates once.
 const ENCODED_CAPACITY: usize = 640;
-
-fn push_number(out: &mut String, value: impl itoa::Integer) {
-    out.push_str(itoa::Buffer::new().format(value));
-}
-
-/// A UUID as a JSON string, hyphenated in lower case (as `Uuid`'s `Display` writes it).
-fn push_uuid(out: &mut String, id: &Uuid) {
-    let mut buffer = Uuid::encode_buffer();
-    out.push('"');
-    out.push_str(id.hyphenated().encode_lower(&mut buffer));
-    out.push('"');
-}
-
-fn push_optional_uuid(out: &mut String, id: Option<&Uuid>) {
-    match id {
-        Some(id) => push_uuid(out, id),
-        None => out.push_str("null"),
-    }
-}
 
 fn push_bool(out: &mut String, value: bool) {
     out.push_str(if value { "true" } else { "false" });

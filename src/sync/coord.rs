@@ -139,6 +139,18 @@ pub struct Record {
     pub stored_gen: u32,
 }
 
+impl Record {
+    /// A state no generation holds yet: the next write publishes it.
+    pub fn unwritten(state: NamespaceState) -> Record {
+        Record {
+            generation: 0,
+            state,
+            reserved: 0,
+            stored_gen: 0,
+        }
+    }
+}
+
 struct SlotLocal {
     /// The in-process half of the slot's writer lock.
     writer: Mutex<()>,

@@ -206,12 +206,7 @@ impl Shared {
             // Published as a change below, with the state, in one transaction.
             engine.mark_user_changed();
         }
-        let base = base.unwrap_or(Record {
-            generation: 0,
-            state: engine.state().clone(),
-            reserved: 0,
-            stored_gen: 0,
-        });
+        let base = base.unwrap_or_else(|| Record::unwritten(engine.state().clone()));
         let mut view = View {
             generation: 0,
             user_seq,
@@ -435,12 +430,7 @@ impl Shared {
         let newest = at.coord.newest_record(at.slot);
         let base = self
             .choose(&at, newest, stored, raw, created, &mut Vec::new())
-            .unwrap_or(Record {
-                generation: 0,
-                state: engine.state().clone(),
-                reserved: 0,
-                stored_gen: 0,
-            });
+            .unwrap_or_else(|| Record::unwritten(engine.state().clone()));
         let state = base.state.clone();
         self.commit(
             &at,
@@ -487,16 +477,11 @@ impl Shared {
                     ));
                 }
                 let state = engine.state();
-                Record {
-                    generation: 0,
-                    state: NamespaceState::fresh(
-                        engine.store_user(),
-                        state.in_background,
-                        state.anonymous,
-                    ),
-                    reserved: 0,
-                    stored_gen: 0,
-                }
+                Record::unwritten(NamespaceState::fresh(
+                    engine.store_user(),
+                    state.in_background,
+                    state.anonymous,
+                ))
             }
         }
     }
