@@ -431,18 +431,8 @@ impl Shared {
         let base = self
             .choose(&at, newest, stored, raw, created, &mut Vec::new())
             .unwrap_or_else(|| Record::unwritten(engine.state().clone()));
-        let state = base.state.clone();
-        self.commit(
-            &at,
-            &guard,
-            &base,
-            raw,
-            &state,
-            None,
-            &mut synced.view,
-            faults,
-        );
-        engine.adopt_state(state);
+        self.settle(&at, &guard, &base, raw, &mut synced.view, faults);
+        engine.adopt_state(base.state);
         drop(guard);
         let old = std::mem::replace(&mut synced.at, at);
         old.coord.release(old.slot);
@@ -569,6 +559,20 @@ impl Shared {
         view.reserved = reserved;
     }
 
+    /// Under the writer lock: publishes `base` as it stands (SQLite gets it only when it
+    /// lags the record; a record not yet written gets a generation).
+    fn settle(
+        &self,
+        at: &Attachment,
+        guard: &WriterGuard<'_>,
+        base: &Record,
+        raw: u64,
+        view: &mut View,
+        faults: &mut Vec<Error>,
+    ) {
+        self.commit(at, guard, base, raw, &base.state, None, view, faults);
+    }
+
     /// The handle closes: the last holder writes what SQLite lacks; then it no longer holds
     /// the namespace.
     pub fn close(&self, engine: &mut Engine, synced: &mut Synced, faults: &mut Vec<Error>) {
@@ -581,17 +585,7 @@ impl Shared {
                 // event needs none either.
                 let raw = at.coord.freeze(&guard);
                 let base = self.current(at, &guard, raw, engine, faults);
-                let state = base.state.clone();
-                self.commit(
-                    at,
-                    &guard,
-                    &base,
-                    raw,
-                    &state,
-                    None,
-                    &mut synced.view,
-                    faults,
-                );
+                self.settle(at, &guard, &base, raw, &mut synced.view, faults);
             }
             at.coord.release(at.slot);
             drop(guard);
