@@ -549,7 +549,7 @@ fn namespace_report(
     // As the library chooses (src/sync/shared.rs, `choose`): the newest whole record when it
     // is at least as new as SQLite's state, with the hot line's counters when the hot line
     // names that record's generation; else SQLite's state.
-    let mut event_index_source = "sqlite (a reservation: up to 1024 ahead of the live index)";
+    let mut event_index_source = "sqlite (a reservation: 1,024 to 65,536 ahead of the live index)";
     let mut activity_source = "sqlite";
     let mut chosen: Option<(NamespaceState, String)> = match &sqlite {
         Some(Ok((state, generation))) => {

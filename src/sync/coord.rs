@@ -570,6 +570,24 @@ impl CoordFile {
         self.slot_word(slot, S_GEN_INDEX).load(Ordering::Acquire)
     }
 
+    /// Waits a bounded while (about 100 µs, yielding the CPU) for the slot's writer to
+    /// publish; false when it is still frozen.
+    pub fn wait_unfrozen(&self, slot: usize) -> bool {
+        const SPINS: u32 = 64;
+        const YIELDS: u32 = 64;
+        for round in 0..SPINS + YIELDS {
+            if !is_frozen(self.gen_index(slot)) {
+                return true;
+            }
+            if round < SPINS {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        !is_frozen(self.gen_index(slot))
+    }
+
     pub fn last_activity(&self, slot: usize) -> i64 {
         self.slot_word(slot, S_ACTIVITY).load(Ordering::Acquire) as i64
     }

@@ -34,10 +34,23 @@ use crate::store::Store;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uuid::Uuid;
 
-/// Event indexes SQLite covers ahead of the live index: the per-event path writes SQLite
-/// once per this many events. Lost only when the coordination file is (then the session
+/// Event indexes SQLite covers ahead of the live index, at least: the per-event path writes
+/// SQLite once per reservation. Lost only when the coordination file is (then the session
 /// goes on past them, never repeating one).
 pub const RESERVE_BLOCK: u32 = 1024;
+
+/// The most a reservation covers. Between the two, a reservation covers as many indexes as
+/// the session has counted, so that a long, busy session writes SQLite a few times per
+/// doubling of its event index rather than once per 1,024 events, and the jump a lost
+/// coordination file causes stays within the session's own size.
+pub const MAX_RESERVE_BLOCK: u32 = 65_536;
+
+/// The event index SQLite is to hold while the live one is `index`.
+pub fn reservation(index: u32) -> u32 {
+    index
+        .saturating_add(index.clamp(RESERVE_BLOCK, MAX_RESERVE_BLOCK))
+        .min(MAX_INDEX)
+}
 
 /// How many times the per-event path tries before it takes the writer lock.
 const FAST_TRIES: usize = 8;
@@ -266,8 +279,9 @@ impl Shared {
     }
 
     /// Takes the slot's state as it is now without a lock, when its record can be read
-    /// whole; false when a writer is at work (or died mid-change).
-    fn refresh(&self, engine: &mut Engine, synced: &mut Synced) -> bool {
+    /// whole: the hot word it was taken at and the last activity read with it; `None` when
+    /// a writer is at work (or died mid-change).
+    fn refresh(&self, engine: &mut Engine, synced: &mut Synced) -> Option<(u64, i64)> {
         let user_seq = synced.at.coord.user_seq();
         if user_seq != synced.view.user_seq {
             let (user, seq) = synced.at.coord.user();
@@ -278,32 +292,28 @@ impl Shared {
         }
         let raw = synced.at.coord.gen_index(synced.at.slot);
         if coord::is_frozen(raw) {
-            return false;
+            return None;
         }
         if coord::gen_of(raw) == synced.view.generation {
-            engine.adopt_counters(
-                coord::index_of(raw),
-                synced.at.coord.last_activity(synced.at.slot),
-            );
-            return true;
+            let activity = synced.at.coord.last_activity(synced.at.slot);
+            engine.adopt_counters(coord::index_of(raw), activity);
+            return Some((raw, activity));
         }
-        let Some(record) = synced
+        let record = synced
             .at
             .coord
-            .read_record(synced.at.slot, coord::gen_of(raw))
-        else {
-            return false;
-        };
+            .read_record(synced.at.slot, coord::gen_of(raw))?;
         let record = synced.at.with_counters(record, raw);
+        let activity = synced.at.coord.last_activity(synced.at.slot);
         synced.view.generation = record.generation;
         synced.view.reserved = record.reserved;
         engine.adopt_state(record.state);
-        true
+        Some((raw, activity))
     }
 
     /// Brings the engine up to the namespace's state (getters).
     pub fn sync(&self, engine: &mut Engine, synced: &mut Synced, faults: &mut Vec<Error>) {
-        if !self.refresh(engine, synced) {
+        if self.refresh(engine, synced).is_none() {
             // A writer is at work or died mid-change: wait for it, or repair.
             let _ = self.run(
                 engine,
@@ -332,15 +342,16 @@ impl Shared {
         op: &mut dyn FnMut(&mut Engine, i64, &mut Vec<Notice>) -> T,
     ) -> Result<T> {
         for _ in 0..FAST_TRIES {
-            if !self.refresh(engine, synced) {
+            let Some((seen, activity)) = self.refresh(engine, synced) else {
+                // A writer is at work: its change is short (a record, at most one SQLite
+                // transaction), and queueing on its lock costs this process a sleep and a
+                // wake-up. Wait a little for it; one that died mid-change is repaired on the
+                // writer path once the wait runs out.
+                if synced.at.coord.wait_unfrozen(synced.at.slot) {
+                    continue;
+                }
                 break;
-            }
-            let seen = synced.at.coord.gen_index(synced.at.slot);
-            if coord::is_frozen(seen) || coord::gen_of(seen) != synced.view.generation {
-                continue;
-            }
-            let activity = synced.at.coord.last_activity(synced.at.slot);
-            engine.adopt_counters(coord::index_of(seen), activity);
+            };
             let before = engine.state().clone();
             notices.clear();
             let value = op(engine, meet(now, activity, allowance), notices);
@@ -500,22 +511,33 @@ impl Shared {
             (&base.state.session, &after.session),
             (Some(old), Some(new)) if old.id == new.id
         );
-        if in_step && *after == base.state && user_change.is_none() {
-            at.coord.publish(
-                guard,
-                base.generation,
-                coord::index_of(raw),
-                at.coord.last_activity(at.slot),
-            );
-            view.generation = base.generation;
-            view.reserved = base.reserved;
-            return;
+        if in_step && user_change.is_none() {
+            // Nothing changed, or one event counted within the reservation: the record and
+            // SQLite stay as they are, and the live counters move as on the per-event path.
+            // (A writer that came here only because the per-event path was busy must not
+            // cost a generation and an SQLite transaction.)
+            let counters = match change(&base.state, after) {
+                Change::None => Some((coord::index_of(raw), at.coord.last_activity(at.slot))),
+                Change::Counted if index <= base.reserved => after.session.as_ref().map(|s| {
+                    (
+                        s.event_index,
+                        s.last_activity.max(at.coord.last_activity(at.slot)),
+                    )
+                }),
+                _ => None,
+            };
+            if let Some((index, activity)) = counters {
+                at.coord.publish(guard, base.generation, index, activity);
+                view.generation = base.generation;
+                view.reserved = base.reserved;
+                return;
+            }
         }
         let generation = coord::next_gen(base.generation.max(coord::gen_of(raw)));
         let reserved = if same_session && index <= base.reserved {
             base.reserved
         } else {
-            index.saturating_add(RESERVE_BLOCK).min(MAX_INDEX)
+            reservation(index)
         };
         let mut stored = after.clone();
         if let Some(session) = stored.session.as_mut() {
@@ -611,5 +633,28 @@ pub fn meet(now: i64, activity: i64, allowance: i64) -> i64 {
         activity
     } else {
         now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reservation_covers_as_many_indexes_as_the_session_counted_within_bounds() {
+        assert_eq!(reservation(0), RESERVE_BLOCK);
+        assert_eq!(reservation(1), 1 + RESERVE_BLOCK);
+        assert_eq!(reservation(1024), 2048);
+        assert_eq!(reservation(5000), 10_000);
+        assert_eq!(reservation(65_536), 131_072);
+        assert_eq!(reservation(100_000), 100_000 + MAX_RESERVE_BLOCK);
+        assert_eq!(reservation(MAX_INDEX - 10), MAX_INDEX);
+    }
+
+    #[test]
+    fn meet_lifts_a_clock_only_within_the_allowance() {
+        assert_eq!(meet(1000, 1500, 1000), 1500);
+        assert_eq!(meet(1000, 2001, 1000), 1000);
+        assert_eq!(meet(3000, 1500, 1000), 3000);
     }
 }
