@@ -273,7 +273,9 @@ impl Tracker {
                 now,
                 &mut notices,
             )?;
-            let writer = Writer::new(store, namespace.clone(), !read_failed);
+            // A store nothing else reads is not written: the engine holds all it would.
+            let writes = !read_failed && store.read_by_others();
+            let writer = Writer::new(store, namespace.clone(), writes);
             let mut policy = Policy::new(persisted.as_ref());
             let snapshot = match &persisted {
                 Some(before) => policy.after(before, engine.state(), false),
@@ -385,7 +387,19 @@ impl Tracker {
     /// Runs `op` on the engine at "now", then writes and reports what it changed. `op` may
     /// run more than once (the shared write path runs it again on the namespace's newer
     /// state when another handle changed it meanwhile); only its last run counts.
-    fn run<T>(&self, mut op: impl FnMut(&mut Engine, i64, &mut Vec<Notice>) -> T) -> Result<T> {
+    fn run<T>(&self, op: impl FnMut(&mut Engine, i64, &mut Vec<Notice>) -> T) -> Result<T> {
+        self.run_then(op, |_, value, _| value)
+    }
+
+    /// As [`run`](Self::run), then `finish` on the engine as `op` left it, once the change is
+    /// published and before the engine lock is released: work that reads the new state but
+    /// changes nothing shared (rendering the entity) stays out of the time between reading
+    /// the namespace's state and publishing it.
+    fn run_then<T, U>(
+        &self,
+        mut op: impl FnMut(&mut Engine, i64, &mut Vec<Notice>) -> T,
+        finish: impl FnOnce(&mut Engine, T, &mut Vec<Notice>) -> U,
+    ) -> Result<U> {
         let seen = self.operations.load(Ordering::Acquire);
         let mut now = match read_clock(self.clock.as_ref()) {
             Ok(now) => now,
@@ -408,14 +422,16 @@ impl Tracker {
                 progress,
             } = &mut *locked;
             let engine = engine.as_mut().ok_or_else(Error::closed)?;
-            if self.operations.load(Ordering::Acquire) != seen && now < *latest_now {
+            if self.operations.load(Ordering::Relaxed) != seen && now < *latest_now {
                 // Another thread read the clock after this one and got here first: that
                 // is a race, not the clock going back.
                 now = *latest_now;
             }
             *latest_now = now;
-            self.operations.fetch_add(1, Ordering::AcqRel);
-            match (&self.path, progress) {
+            // Only ever changed under the engine lock: a plain store, not a locked add.
+            let operations = self.operations.load(Ordering::Relaxed);
+            self.operations.store(operations + 1, Ordering::Release);
+            let value = match (&self.path, progress) {
                 #[cfg(feature = "sqlite")]
                 (WritePath::Shared(shared), Progress::Shared(synced)) => shared.run(
                     engine,
@@ -426,13 +442,19 @@ impl Tracker {
                     &mut faults,
                     &mut op,
                 )?,
+                (WritePath::Private(writer), Progress::Private(_)) if !writer.writes() => {
+                    self.observe_shared_user(engine);
+                    let value = op(engine, now, &mut notices);
+                    let _ = engine.take_user_change();
+                    value
+                }
                 (WritePath::Private(writer), Progress::Private(policy)) => {
                     self.observe_shared_user(engine);
                     let before = engine.state().clone();
                     let value = op(engine, now, &mut notices);
                     let user = engine.take_user_change();
                     let changed = crate::sync::change(&before, engine.state());
-                    let snapshot = policy.after(&before, engine.state(), user.is_some());
+                    let snapshot = policy.after_change(changed, engine.state(), user.is_some());
                     // A call waits for the write its result depends on: its own, or the
                     // one that covers its event index; a call that changed nothing waits
                     // for none.
@@ -447,7 +469,8 @@ impl Tracker {
                     value
                 }
                 _ => unreachable!("a tracker's write path and its progress are made together"),
-            }
+            };
+            finish(engine, value, &mut notices)
         };
         if let WritePath::Private(writer) = &self.path {
             faults.extend(writer.ensure(required));
@@ -493,7 +516,10 @@ impl Tracker {
     /// belongs to the old one.
     fn observe_shared_user(&self, engine: &mut Engine) {
         let epoch = self.shared_user.epoch();
-        if epoch != self.user_epoch.swap(epoch, Ordering::AcqRel) {
+        // Loaded first: a swap on every event would make threads fight over its cache line.
+        if epoch != self.user_epoch.load(Ordering::Acquire)
+            && epoch != self.user_epoch.swap(epoch, Ordering::AcqRel)
+        {
             if let Some(user) = self.shared_user.get() {
                 engine.observe_store_user(user);
             }
@@ -524,10 +550,10 @@ impl Tracker {
         timestamp_ms: Option<i64>,
     ) -> Result<Option<String>> {
         let (id, ts) = self.check_event(event_id, timestamp_ms)?;
-        self.run(|engine, now, notices| {
-            let event = self.event(id, ts, now);
-            engine.track(now, event, notices)
-        })
+        self.run_then(
+            |engine, now, notices| engine.count_event(now, self.event(id, ts, now), notices),
+            |engine, started, notices| started.map(|s| engine.counted_entity(s, notices)),
+        )
     }
 
     /// Tracks an event now, writing its entity and a NUL into `out` (at least
@@ -543,10 +569,12 @@ impl Tracker {
             )));
         }
         let (id, _) = self.check_event(event_id, None)?;
-        self.run(|engine, now, notices| {
-            let event = self.event(id, None, now);
-            engine.track_into(now, event, notices, out)
-        })
+        self.run_then(
+            |engine, now, notices| engine.count_event(now, self.event(id, None, now), notices),
+            |engine, started, notices| {
+                started.and_then(|s| engine.counted_entity_into(s, notices, out))
+            },
+        )
     }
 
     /// Moves the app to background (`true`) or foreground.

@@ -230,10 +230,8 @@ impl Engine {
     /// Counts an event (behaviour §3). Returns its entity, or `None` in manual mode outside a
     /// session (status `no_session`).
     pub fn track(&mut self, now: i64, event: Event, notices: &mut Vec<Notice>) -> Option<String> {
-        let started = self.prepare_event(now, notices);
-        self.state.session.as_ref()?;
-        self.count(now, event);
-        Some(self.announce(started, notices))
+        let started = self.count_event(now, event, notices)?;
+        Some(self.counted_entity(started, notices))
     }
 
     /// As [`track`](Self::track), writing the entity and a NUL into `out` instead of a new
@@ -246,9 +244,40 @@ impl Engine {
         notices: &mut Vec<Notice>,
         out: &mut [u8],
     ) -> Option<usize> {
+        let started = self.count_event(now, event, notices)?;
+        self.counted_entity_into(started, notices, out)
+    }
+
+    /// [`track`](Self::track)'s first half, which changes the state: counts the event;
+    /// whether it started the session, or `None` outside a session (manual mode). The write
+    /// path publishes the change before the entity is rendered, so that the time between
+    /// reading the shared state and publishing it stays short.
+    pub fn count_event(
+        &mut self,
+        now: i64,
+        event: Event,
+        notices: &mut Vec<Notice>,
+    ) -> Option<bool> {
         let started = self.prepare_event(now, notices);
         self.state.session.as_ref()?;
         self.count(now, event);
+        Some(started)
+    }
+
+    /// [`track`](Self::track)'s second half: the entity of the event just counted, reported
+    /// to the start callback too when the event started the session.
+    pub fn counted_entity(&mut self, started: bool, notices: &mut Vec<Notice>) -> String {
+        self.announce(started, notices)
+    }
+
+    /// As [`counted_entity`](Self::counted_entity), into `out` (see
+    /// [`track_into`](Self::track_into)).
+    pub fn counted_entity_into(
+        &mut self,
+        started: bool,
+        notices: &mut Vec<Notice>,
+        out: &mut [u8],
+    ) -> Option<usize> {
         if started {
             let entity = self.announce(true, notices);
             let length = entity.len().min(out.len().saturating_sub(1));

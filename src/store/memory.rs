@@ -55,6 +55,11 @@ impl Store for MemoryStore {
         StorageMechanism::LocalStorage
     }
 
+    fn read_by_others(&self) -> bool {
+        // The handle owns this clone; another one is the only way to read the contents.
+        Arc::strong_count(&self.contents) > 1
+    }
+
     fn load_user(&mut self) -> Result<Option<String>> {
         Ok(self.with(|c| c.user.clone()))
     }
@@ -87,5 +92,20 @@ impl Store for MemoryStore {
             }
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_store_someone_kept_a_clone_of_is_read_by_others() {
+        let store = MemoryStore::new();
+        assert!(!store.read_by_others());
+        let kept = store.clone();
+        assert!(store.read_by_others());
+        drop(kept);
+        assert!(!store.read_by_others());
     }
 }

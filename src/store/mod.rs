@@ -79,6 +79,13 @@ pub trait Store: Send {
         Vec::new()
     }
 
+    /// Whether anything but the handle that owns this store can ever read what it holds. A
+    /// store nothing else reads (a memory store no one kept a clone of) is not written to:
+    /// the handle's engine already holds everything the store would.
+    fn read_by_others(&self) -> bool {
+        true
+    }
+
     /// The handle closes: make everything written so far durable.
     fn flush(&mut self) -> Result<()> {
         Ok(())

@@ -66,7 +66,17 @@ impl Policy {
         after: &NamespaceState,
         user_changed: bool,
     ) -> Option<String> {
-        match change(before, after) {
+        self.after_change(change(before, after), after, user_changed)
+    }
+
+    /// As [`after`](Self::after), with the change already known.
+    pub fn after_change(
+        &mut self,
+        changed: Change,
+        after: &NamespaceState,
+        user_changed: bool,
+    ) -> Option<String> {
+        match changed {
             Change::None if !user_changed => None,
             Change::Counted if !user_changed => {
                 let session = after.session.as_ref()?;
@@ -163,7 +173,8 @@ pub struct Writer {
     /// A write failed and waits in the queue for the next call.
     retry: std::sync::atomic::AtomicBool,
     namespace: String,
-    /// False when opening could not read the store: nothing is written over it.
+    /// False when opening could not read the store (nothing is written over it), or when
+    /// nothing but this handle reads the store (nothing needs writing).
     writable: bool,
 }
 
@@ -301,6 +312,12 @@ impl Writer {
             Some(state) => store.save(user, &self.namespace, state),
             None => user.map_or(Ok(()), |user| store.save_user(user)),
         }
+    }
+
+    /// Whether this writer writes at all (not when the store could not be read at open, nor
+    /// when nothing else reads it).
+    pub fn writes(&self) -> bool {
+        self.writable
     }
 
     /// Whether a failed write waits to be tried again.
