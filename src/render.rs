@@ -64,26 +64,36 @@ impl SessionEntity {
     /// it (the tests check both), since every session start renders one.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(MAX_ENTITY_SIZE);
+        self.push_head(&mut out);
+        push_number(&mut out, self.event_index);
+        self.push_tail(&mut out);
+        out
+    }
+
+    /// Everything before `eventIndex`'s value.
+    fn push_head(&self, out: &mut String) {
         out.push_str("{\"schema\":\"");
         out.push_str(CLIENT_SESSION_SCHEMA);
         out.push_str("\",\"data\":{\"userId\":");
-        push_uuid(&mut out, &self.user_id);
+        push_uuid(out, &self.user_id);
         out.push_str(",\"sessionId\":");
-        push_uuid(&mut out, &self.session_id);
+        push_uuid(out, &self.session_id);
         out.push_str(",\"sessionIndex\":");
-        push_number(&mut out, self.session_index);
+        push_number(out, self.session_index);
         out.push_str(",\"eventIndex\":");
-        push_number(&mut out, self.event_index);
+    }
+
+    /// Everything after `eventIndex`'s value.
+    fn push_tail(&self, out: &mut String) {
         out.push_str(",\"previousSessionId\":");
-        push_optional_uuid(&mut out, self.previous_session_id.as_ref());
+        push_optional_uuid(out, self.previous_session_id.as_ref());
         out.push_str(",\"storageMechanism\":\"");
         out.push_str(self.storage_mechanism.name());
         out.push_str("\",\"firstEventId\":");
-        push_optional_uuid(&mut out, self.first_event_id.as_ref());
+        push_optional_uuid(out, self.first_event_id.as_ref());
         out.push_str(",\"firstEventTimestamp\":");
-        push_optional_time(&mut out, self.first_event_timestamp);
+        push_optional_time(out, self.first_event_timestamp);
         out.push_str("}}");
-        out
     }
 }
 
@@ -151,16 +161,10 @@ impl EntityTemplate {
             event_index: 0,
             ..entity.clone()
         };
-        let json = source.to_json();
-        const KEY: &str = "\"eventIndex\":";
-        // The key appears once: every other value is a UUID, a number, a fixed name or
-        // an ISO time.
-        let at = json.find(KEY).map_or(json.len(), |i| i + KEY.len());
-        let head = json[..at].to_owned();
-        let tail = json[at..]
-            .strip_prefix('0')
-            .unwrap_or(&json[at..])
-            .to_owned();
+        let mut head = String::with_capacity(MAX_ENTITY_SIZE / 2);
+        source.push_head(&mut head);
+        let mut tail = String::with_capacity(MAX_ENTITY_SIZE / 2);
+        source.push_tail(&mut tail);
         EntityTemplate { source, head, tail }
     }
 
