@@ -68,7 +68,18 @@ __attribute__((weak)) int sqlite3_status64(int op, long long *current, long long
                                            int reset);
 __attribute__((weak)) int sqlite3_db_status(sqlite3 *db, int op, int *current, int *highwater,
                                             int reset);
+typedef struct sqlite3_stmt sqlite3_stmt;
+__attribute__((weak)) int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int bytes,
+                                             sqlite3_stmt **statement, const char **tail);
+__attribute__((weak)) int sqlite3_bind_text(sqlite3_stmt *statement, int index,
+                                            const char *text, int bytes,
+                                            void (*destructor)(void *));
+__attribute__((weak)) int sqlite3_step(sqlite3_stmt *statement);
+__attribute__((weak)) int sqlite3_reset(sqlite3_stmt *statement);
+__attribute__((weak)) int sqlite3_finalize(sqlite3_stmt *statement);
 #define BENCH_SQLITE_OPEN_READWRITE 0x00000002
+#define BENCH_SQLITE_OPEN_CREATE 0x00000004
+#define BENCH_SQLITE_DONE 101
 #define BENCH_SQLITE_STATUS_MEMORY_USED 0
 #define BENCH_SQLITE_DBSTATUS_CACHE_USED 1
 
@@ -302,8 +313,9 @@ typedef struct {
   {.name = name_, .group = group_, .unit = unit_, .baseline = baseline_, .target_kind = kind_, \
    .target = target_, .target_text = target_text_, .what = what_}
 
-/* The targets the issue "Performance" states as ratios; renew_sqlite and open_sqlite keep
- * the earlier absolute targets (20 us, 1 ms) as ratios to the earlier memory target (250 ns). */
+/* The targets the issue "Performance" states as ratios; open_sqlite keeps the earlier absolute
+ * target (1 ms) as a ratio to the earlier memory target (250 ns), and a renewal, which is one
+ * SQLite transaction, is judged against that transaction made by SQLite alone. */
 static Row rows[] = {
     ROW("track_memory", "track_memory", UNIT_NS, NULL, TARGET_NONE, 0, "baseline",
         "event in a running session, memory store, sesh_event_track + sesh_string_free"),
@@ -318,7 +330,10 @@ static Row rows[] = {
         "as track_sqlite, 1 s apart"),
     ROW("session_new_memory", "session_new_memory", UNIT_NS, "track_memory", TARGET_AT_MOST, 10,
         "<= 10.00", "sesh_session_new + one event, memory store"),
-    ROW("renew_sqlite", "renew_sqlite", UNIT_NS, "track_memory", TARGET_AT_MOST, 80, "<= 80.00",
+    ROW("sqlite_commit", "renew_sqlite", UNIT_NS, NULL, TARGET_NONE, 0, "baseline",
+        "SQLite alone: one transaction writing one row like sesh's state (prepared statements, "
+        "WAL, synchronous=NORMAL)"),
+    ROW("renew_sqlite", "renew_sqlite", UNIT_NS, "sqlite_commit", TARGET_AT_MOST, 2, "<= 2.00",
         "event that starts a new session (clock past the timeout), SQLite file"),
     ROW("renew_sqlite_commits", "renew_sqlite", UNIT_COUNT, NULL, TARGET_AT_MOST, 1, "<= 1.00",
         "  SQLite transactions per renewal (WAL commit frames, counted by a VFS shim)"),
@@ -630,6 +645,69 @@ static void per_event_case(const char *name, const char *sqlite_name, Call call,
   free(latencies);
   ok(sesh_handle_close(handle), "sesh_handle_close");
   sesh_handle_free(handle);
+}
+
+/* sqlite_commit: what a renewal cannot do without, SQLite's own transaction: BEGIN, one upsert
+ * of a row the size of sesh's state, COMMIT, through prepared statements on a WAL file with
+ * synchronous=NORMAL (sesh's settings), on the bundled SQLite. */
+static void sqlite_commit_case(void) {
+  if (!selected("renew_sqlite")) return;
+  if (!sqlite_reachable() || !sqlite3_prepare_v2 || !sqlite3_bind_text || !sqlite3_step ||
+      !sqlite3_reset || !sqlite3_finalize) {
+    not_measured("sqlite_commit", "the bundled SQLite is not reachable");
+    return;
+  }
+  char path[512];
+  temp_path(path, sizeof path, "commit.db");
+  sqlite3 *db = NULL;
+  sqlite3_stmt *begin = NULL, *upsert = NULL, *commit = NULL;
+  bool good =
+      sqlite3_open_v2(path, &db, BENCH_SQLITE_OPEN_READWRITE | BENCH_SQLITE_OPEN_CREATE, NULL) ==
+          0 &&
+      sqlite3_exec(db,
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                   "CREATE TABLE state (namespace TEXT PRIMARY KEY, state) WITHOUT ROWID;",
+                   NULL, NULL, NULL) == 0 &&
+      sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL) == 0 &&
+      sqlite3_prepare_v2(db,
+                         "INSERT INTO state (namespace, state) VALUES (?1, ?2) ON CONFLICT "
+                         "(namespace) DO UPDATE SET state = excluded.state",
+                         -1, &upsert, NULL) == 0 &&
+      sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL) == 0;
+  long count = iterations(20000);
+  double per_run[64];
+  char state[400];
+  for (int run = 0; good && run < settings.runs; run++) {
+    uint64_t start = now_ns();
+    for (long i = 0; good && i < count; i++) {
+      /* A different row each time, as each renewal's state is. */
+      int length = snprintf(state, sizeof state,
+                            "{\"version\":1,\"user_id\":\"00000000-0000-4000-8000-000000000001\","
+                            "\"session_index\":%ld,\"last_session_id\":\"00000000-0000-4000-8000-"
+                            "%012ld\",\"in_background\":false,\"anonymous\":false,\"session\":{"
+                            "\"id\":\"00000000-0000-4000-8000-%012ld\",\"previous_id\":null,"
+                            "\"event_index\":1025,\"first_event\":null,\"started_at\":%ld,"
+                            "\"last_activity\":%ld,\"background_index\":0,"
+                            "\"foreground_index\":0},\"generation\":%ld}",
+                            i, i, i + 1, i, i, i);
+      good = sqlite3_step(begin) == BENCH_SQLITE_DONE && sqlite3_reset(begin) == 0 &&
+             sqlite3_bind_text(upsert, 1, "default", -1, NULL) == 0 &&
+             sqlite3_bind_text(upsert, 2, state, length, NULL) == 0 &&
+             sqlite3_step(upsert) == BENCH_SQLITE_DONE && sqlite3_reset(upsert) == 0 &&
+             sqlite3_step(commit) == BENCH_SQLITE_DONE && sqlite3_reset(commit) == 0;
+    }
+    per_run[run] = (double)(now_ns() - start) / (double)count;
+  }
+  if (begin) sqlite3_finalize(begin);
+  if (upsert) sqlite3_finalize(upsert);
+  if (commit) sqlite3_finalize(commit);
+  if (db) sqlite3_close(db);
+  if (good) {
+    set_row("sqlite_commit", median(per_run, settings.runs));
+    note("sqlite_commit", "mean of %ld transactions x %d runs", count, settings.runs);
+  } else {
+    not_measured("sqlite_commit", "an SQLite call failed");
+  }
 }
 
 /* ----- opening on an existing store --------------------------------------------------------- */
@@ -1276,6 +1354,7 @@ int main(int argc, char **argv) {
   per_event_case("track_sqlite_1s", "track-1s.db", WITH_TRACK, STEP_SPARSE_MS, iterations(20000),
                  false, true);
   session_new_case();
+  sqlite_commit_case();
   if (selected("renew_sqlite") && !count_writes_start()) {
     fprintf(stderr, "sesh-bench: cannot install the VFS shim: pages are not counted\n");
   }
