@@ -340,6 +340,8 @@ test('a clock that fails fails the call with callback_error (§8)', async () => 
     reading = bad;
     expectSeshError(() => sesh.track(), 'callback_error');
   }
+  // The fault names the reading, as the C ABI's does (not a stand-in for it).
+  assert.match(sesh.lastFault.message, /^the clock read 253402300800000, /);
   const throwing = await open({ clock: () => { throw new Error('no time'); } }).catch((err) => err);
   assert.equal(throwing.status, 'callback_error');
   reading = T0 + 1000;
