@@ -430,6 +430,15 @@ fn open(ctx: u32, options: &str) -> Result<String> {
             ctx,
             wants_ended: options.wants_session_end,
         }),
+    })
+    .inspect_err(|err| {
+        // As sesh_handle_open does: why the open failed also goes to the log callback (the
+        // options' checks above are the C ABI's setters, which do not log).
+        WebHooks {
+            ctx,
+            wants_ended: false,
+        }
+        .log(LogLevel::Error, &err.message)
     })?;
     let id = MODULE.with_borrow_mut(|m| {
         m.next_handle += 1;
