@@ -2,8 +2,9 @@
 // plays each one through this package's JavaScript API, and tests/scenarios/check.py checks
 // its output (every line's shape, the inline assertions) and compares it, ids normalized,
 // with the very .expected file the native sesh-replay (C ABI) is checked against. One
-// subtest a scenario; those check.py's web_exclusions rule out (a SQLite store, a second
-// process) are listed as skipped, with the reason. Fails when none is eligible.
+// subtest a scenario (one check.py run for them all); those check.py's web_exclusions rules
+// out (a SQLite store, a second process) are listed as skipped, with the reason. Fails when
+// none is eligible.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -55,19 +56,34 @@ test('tests/scenarios through the web build give the native build\'s results', a
     + `${excluded.length} excluded (reasons on the skipped subtests)`);
   assert.ok(eligible.length > 0, 'no scenario of tests/scenarios is eligible for the web build');
 
-  const wrapper = shellWord(process.execPath);
+  // One check.py run plays every eligible scenario (a process per scenario would double
+  // the time); its verdict on each ("ok   NAME", or "FAIL NAME" and the indented problems)
+  // is that scenario's subtest.
+  const checked = await run(python, [
+    '--web', '--replay', driver, '--wrapper', shellWord(process.execPath),
+    ...eligible.map((s) => s.path),
+  ]);
+  const verdicts = new Map();
+  let current = null;
+  for (const line of checked.stdout.split('\n')) {
+    const head = /^(ok {3}|FAIL )(\S+)/.exec(line);
+    if (head) {
+      current = { ok: head[1] === 'ok   ', text: [line] };
+      verdicts.set(head[2], current);
+    } else if (current && line.startsWith('  ')) {
+      current.text.push(line);
+    }
+  }
   for (const scenario of scenarios) {
     if (scenario.excluded.length > 0) {
       await t.test(scenario.name, { skip: `not for the web build: ${scenario.excluded.join('; ')}` });
       continue;
     }
-    await t.test(scenario.name, async () => {
-      const { code, stdout, stderr } = await run(python, [
-        '--web', '--replay', driver, '--wrapper', wrapper,
-        scenario.path,
-      ]);
-      assert.equal(code, 0, `${stdout}${stderr}`);
-      assert.ok(stdout.split('\n').includes(`ok   ${scenario.name}`), stdout);
+    await t.test(scenario.name, () => {
+      const verdict = verdicts.get(scenario.name);
+      assert.ok(verdict, `check.py said nothing of ${scenario.name}:\n${checked.stdout}${checked.stderr}`);
+      assert.ok(verdict.ok, verdict.text.join('\n'));
     });
   }
+  assert.equal(checked.code, 0, `check.py --web failed:\n${checked.stdout}${checked.stderr}`);
 });
