@@ -47,14 +47,22 @@ skipped), so that a regenerated .expected file cannot hide a wrong value:
   hold a rule alone.
 
     check.py [--replay PATH] [--wrapper "CMD ARGS"] [--update | --assertions-only]
-             [SCENARIO.txt | DIR ...]
+             [--web | --list-web] [SCENARIO.txt | DIR ...]
 
 With no scenario, every scenario next to this script is checked (not those in pending/,
 which state rules the engine does not keep yet: check them with --assertions-only, which
 validates the output and checks the assertions but compares with no .expected file). --update writes the
 expected files instead of comparing, but only for scenarios whose output is valid and
 whose assertions hold: read every changed line against the behaviour contract before
-keeping it. Standard library only.
+keeping it.
+
+--web checks the web build instead: the scenarios its driver
+(bindings/js/tools/sesh-replay.mjs, the default --replay then) can play, against the same
+.expected files. A scenario is eligible unless web_exclusions() finds a reason: a SQLite
+store or a second process, which the web build does not have. Every scenario left out is
+printed with its reasons ("skip NAME: ..."), and --web fails when none is eligible.
+--list-web prints every scenario with those reasons, one JSON object a line, and runs
+nothing (bindings/js/test/replay.test.js reads it). Standard library only.
 """
 
 import argparse
@@ -571,6 +579,49 @@ def no_assertion_problem(scenario):
             "operation lines (docs/replay.md, \"Inline assertions\")")
 
 
+# ----- the web build ---------------------------------------------------------------------------
+
+WEB_DRIVER = os.path.join(ROOT, "bindings", "js", "tools", "sesh-replay.mjs")
+
+
+def web_exclusions(scenario):
+    """Why the web build's driver (bindings/js/tools/sesh-replay.mjs, over the JavaScript
+    API) cannot play the scenario as the native sesh-replay does: a list of reasons, each
+    with the first line that needs it; [] when the scenario is eligible. The one place that
+    rule is written:
+
+      * `T store sqlite PATH`: the web build has no SQLite store;
+      * `T @NAME ...`: the web driver runs no second process (nor does any web page: a
+        second tab shares no SQLite coordination with the first);
+      * bytes that are not UTF-8 on an operation line: the JavaScript API takes strings,
+        which cannot hold them (the C ABI answers such an event id or namespace with
+        invalid_utf8).
+
+    Lines are read as sesh-replay reads them (comments and blank lines skipped)."""
+    found = {}
+    for run in scenario_runs(scenario):
+        with open(run, "rb") as f:
+            raw_lines = f.read().split(b"\n")
+        for number, raw in enumerate(raw_lines, 1):
+            # Latin-1 keeps every byte as one character, so the words are sesh-replay's.
+            words = [w for w in SPACES.split(raw.decode("latin-1")) if w]
+            if not words or words[0].startswith("#"):
+                continue
+            where = f"{os.path.basename(run)}:{number}"
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                found.setdefault("utf8", f"bytes that are not UTF-8 ({where}): a JavaScript "
+                                 "string cannot hold them")
+            if parse_int64(words[0]) is None or len(words) < 2:
+                continue
+            if words[1].startswith("@") and PROC_NAME.match(words[1][1:]):
+                found.setdefault("proc", f"a second process (`{words[1]}`, {where})")
+            elif words[1] == "store" and len(words) == 4 and words[2] == "sqlite":
+                found.setdefault("sqlite", f"the SQLite store (`store sqlite`, {where})")
+    return [found[key] for key in ("sqlite", "proc", "utf8") if key in found]
+
+
 def run_scenario(replay, wrapper, scenario, timeout):
     """Plays every run of the scenario; returns (output, problems)."""
     output = []
@@ -612,9 +663,10 @@ def run_scenario(replay, wrapper, scenario, timeout):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--replay", default=os.environ.get(
-        "SESH_REPLAY", os.path.join(ROOT, "build", "examples", "c", "sesh-replay")),
-        help="the sesh-replay program (default: $SESH_REPLAY or build/examples/c/sesh-replay)")
+    parser.add_argument("--replay", default=None,
+                        help="the sesh-replay program (default: $SESH_REPLAY or "
+                             "build/examples/c/sesh-replay; with --web, "
+                             "bindings/js/tools/sesh-replay.mjs)")
     parser.add_argument("--wrapper", default="",
                         help="a command line to run sesh-replay under, e.g. valgrind's")
     parser.add_argument("--update", action="store_true",
@@ -622,12 +674,27 @@ def main():
     parser.add_argument("--assertions-only", action="store_true",
                         help="validate and check the inline assertions, compare with no "
                              ".expected file (for tests/scenarios/pending/)")
+    web = parser.add_mutually_exclusive_group()
+    web.add_argument("--web", action="store_true",
+                     help="check only the scenarios the web build can play (see "
+                          "web_exclusions), naming each one left out and why")
+    web.add_argument("--list-web", action="store_true",
+                     help="print every scenario with the reasons it is not eligible for the "
+                          "web build ([] when it is), one JSON object a line; run nothing")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds a run may take (default 300)")
     parser.add_argument("scenarios", nargs="*",
                         help="NAME.txt files or directories (default: this script's directory)")
     args = parser.parse_args()
 
+    if args.list_web:
+        for scenario in find_scenarios(args.scenarios):
+            print(json.dumps({"name": os.path.basename(scenario)[: -len(".txt")],
+                              "path": scenario, "excluded": web_exclusions(scenario)}))
+        return 0
+    if args.replay is None:
+        args.replay = WEB_DRIVER if args.web else os.environ.get(
+            "SESH_REPLAY", os.path.join(ROOT, "build", "examples", "c", "sesh-replay"))
     if not os.access(args.replay, os.X_OK):
         print(f"check.py: {args.replay} is not an executable; build sesh-replay first",
               file=sys.stderr)
@@ -639,6 +706,20 @@ def main():
     if not scenarios:
         print("check.py: no scenario found", file=sys.stderr)
         return 2
+
+    if args.web:
+        eligible = []
+        for scenario in scenarios:
+            reasons = web_exclusions(scenario)
+            if reasons:
+                name = os.path.basename(scenario)[: -len(".txt")]
+                print(f"skip {name}: not for the web build: {'; '.join(reasons)}")
+            else:
+                eligible.append(scenario)
+        if not eligible:
+            print("check.py: no scenario here is eligible for the web build", file=sys.stderr)
+            return 1
+        scenarios = eligible
 
     failed = 0
     for scenario in scenarios:

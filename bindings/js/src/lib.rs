@@ -194,11 +194,18 @@ impl Clock for WebClock {
     fn now_ms(&self) -> i64 {
         // SAFETY: an import with no pointer.
         let ms = unsafe { host::now(self.ctx) };
-        if !ms.is_finite() || ms < 0.0 || ms > sesh::timestamp::MAX_TIMESTAMP_MS as f64 {
-            // Outside sesh's range: the call fails with `callback_error`.
+        if !ms.is_finite() {
+            // No reading (the clock threw, or gave no number): the call fails with
+            // `callback_error`.
             return -1;
         }
-        (ms.floor() as i64).saturating_add(self.catch_up_ms.load(Ordering::Relaxed))
+        // A reading outside sesh's range goes to the engine as it is (`as` saturates), which
+        // fails the call with `callback_error` naming that reading, as the C ABI does.
+        let now = ms.floor() as i64;
+        if !sesh::timestamp::is_valid(now) {
+            return now;
+        }
+        now.saturating_add(self.catch_up_ms.load(Ordering::Relaxed))
     }
 
     fn not_before(&self, floor_ms: i64) {
@@ -423,6 +430,15 @@ fn open(ctx: u32, options: &str) -> Result<String> {
             ctx,
             wants_ended: options.wants_session_end,
         }),
+    })
+    .inspect_err(|err| {
+        // As sesh_handle_open does: why the open failed also goes to the log callback (the
+        // options' checks above are the C ABI's setters, which do not log).
+        WebHooks {
+            ctx,
+            wants_ended: false,
+        }
+        .log(LogLevel::Error, &err.message)
     })?;
     let id = MODULE.with_borrow_mut(|m| {
         m.next_handle += 1;

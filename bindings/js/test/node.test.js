@@ -340,8 +340,18 @@ test('a clock that fails fails the call with callback_error (§8)', async () => 
     reading = bad;
     expectSeshError(() => sesh.track(), 'callback_error');
   }
+  // The fault names the reading, as the C ABI's does (not a stand-in for it).
+  assert.match(sesh.lastFault.message, /^the clock read 253402300800000, /);
   const throwing = await open({ clock: () => { throw new Error('no time'); } }).catch((err) => err);
   assert.equal(throwing.status, 'callback_error');
+  // A failed open is told to onLog too, as sesh_handle_open tells the log callback.
+  const logged = [];
+  const late = await open({
+    clock: () => 253402300800000, onLog: (level, message) => logged.push([level, message]),
+  }).catch((err) => err);
+  assert.equal(late.status, 'callback_error');
+  assert.deepEqual(logged, [['error', late.message]]);
+  assert.match(late.message, /^the clock read 253402300800000, /);
   reading = T0 + 1000;
   assert.equal(sesh.track().data.eventIndex, 2);
   assert.equal(sesh.lastFault.status, 'callback_error');
