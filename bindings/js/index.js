@@ -160,24 +160,34 @@ class Runtime {
     };
   }
 
-  /** Runs an export; returns its answer's text or throws its SeshError. */
-  call(body) {
+  /** Runs an export; returns what it returned. */
+  run(body) {
     if (this.dead) throw new SeshError('panic', `sesh stopped after an internal error: ${this.dead}`);
-    let code;
     try {
-      code = body(this.exports);
+      return body(this.exports);
     } catch (err) {
       // A trap (a Rust panic aborts) or an exception thrown through the module: its state
       // may be half changed, so every handle of this instance answers `panic` from now on.
       this.dead = err?.message ?? String(err);
       throw new SeshError('panic', `sesh stopped after an internal error: ${this.dead}`, { cause: err });
     }
-    const result = this.text(this.exports.sesh_web_result_ptr(), this.exports.sesh_web_result_len());
-    if (code !== 0) {
-      const { status, message } = JSON.parse(result);
-      throw new SeshError(status, message);
-    }
-    return result;
+  }
+
+  /** The text of the last call's answer. */
+  result() {
+    return this.text(this.exports.sesh_web_result_ptr(), this.exports.sesh_web_result_len());
+  }
+
+  /** The last call's error, as a SeshError. */
+  error() {
+    const { status, message } = JSON.parse(this.result());
+    return new SeshError(status, message);
+  }
+
+  /** Runs an export; returns its answer's text or throws its SeshError. */
+  call(body) {
+    if (this.run(body) !== 0) throw this.error();
+    return this.result();
   }
 
   /** Runs `body(ptr, len)` with `text` in the module's memory (`text` null: ptr 0, len 0). */
@@ -231,12 +241,11 @@ const finalizer = typeof FinalizationRegistry === 'function'
   })
   : null;
 
-function parse(json) {
-  return json === '' ? null : JSON.parse(json);
-}
+const NO_EVENT_ARGS = Object.freeze({ eventId: null, timestamp: null });
+const EVENT_INDEX_KEY = '"eventIndex":';
 
 function eventArgs(options) {
-  if (options === undefined || options === null) return { eventId: null, timestamp: null };
+  if (options === undefined || options === null) return NO_EVENT_ARGS;
   if (typeof options !== 'object') {
     throw new SeshError('invalid_argument', 'event options are an object: { eventId, timestamp }');
   }
@@ -257,6 +266,7 @@ export class Sesh {
   #handle;
   #ctx;
   #closed = false;
+  #sent = null; // the entity sesh_web_track last answered in full, cut around its eventIndex
 
   /** @internal use open() */
   constructor(rt, handle, ctx) {
@@ -274,19 +284,60 @@ export class Sesh {
     return this.#rt.call(body);
   }
 
+  /**
+   * Tracks; returns the event index alone when the entity is the last one answered in full
+   * (#sent) but for it, else the entity's JSON ('' for none), which becomes #sent.
+   */
+  #track(options) {
+    const { eventId, timestamp } = eventArgs(options);
+    if (this.#closed) throw new SeshError('closed', 'the handle is closed');
+    const rt = this.#rt;
+    const answer = rt.run((ex) => rt.withText(eventId, (ptr, len) => ex.sesh_web_track(
+      this.#handle, eventId === null ? 0 : 1, ptr, len,
+      timestamp === null ? 0 : 1, timestamp === null ? 0 : timestamp,
+    )));
+    if (answer >= 0) return answer;
+    if (answer !== -1) throw rt.error();
+    const json = rt.result();
+    const at = json.indexOf(EVENT_INDEX_KEY);
+    if (at < 0) {
+      this.#sent = null;
+    } else {
+      const head = json.slice(0, at + EVENT_INDEX_KEY.length);
+      const digits = /^[0-9]*/.exec(json.slice(head.length))[0].length;
+      this.#sent = { head, tail: json.slice(head.length + digits), entity: undefined };
+    }
+    return json;
+  }
+
+  /** The entity #sent holds with this event index, as a new object. */
+  #sentEntity(eventIndex) {
+    const sent = this.#sent;
+    if (sent.entity === undefined) {
+      // Parsed once per entity sesh answered in full (a new session, a first event).
+      const entity = JSON.parse(sent.head + 0 + sent.tail);
+      const flat = (object) => object !== null && typeof object === 'object'
+        && Object.values(object).every((v) => v === null || typeof v !== 'object');
+      const { data, ...rest } = entity;
+      sent.entity = flat(data) && flat(rest) ? entity : null;
+    }
+    if (sent.entity === null) return JSON.parse(sent.head + eventIndex + sent.tail);
+    // Every value is a string, number or null: copies share nothing a caller could change.
+    return { ...sent.entity, data: { ...sent.entity.data, eventIndex } };
+  }
+
   /** Tracks an event; returns its client_session entity ({schema, data}), or null in manual mode outside a session. */
   track(options) {
-    return parse(this.trackJson(options));
+    const answer = this.#track(options);
+    if (typeof answer === 'number') return this.#sentEntity(answer);
+    return answer === '' ? null : JSON.parse(answer);
   }
 
   /** As track(), the entity as its JSON string (null in manual mode outside a session). */
   trackJson(options) {
-    const { eventId, timestamp } = eventArgs(options);
-    const json = this.#call((ex) => this.#rt.withText(eventId, (ptr, len) => ex.sesh_web_track(
-      this.#handle, eventId === null ? 0 : 1, ptr, len,
-      timestamp === null ? 0 : 1, timestamp === null ? 0 : timestamp,
-    )));
-    return json === '' ? null : json;
+    const answer = this.#track(options);
+    if (typeof answer === 'number') return this.#sent.head + answer + this.#sent.tail;
+    return answer === '' ? null : answer;
   }
 
   #transition(toBackground, options) {

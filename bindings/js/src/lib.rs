@@ -23,7 +23,7 @@ use sesh::id::RandomIds;
 use sesh::store::{MemoryStore, SharedUser, StorageMechanism, Store};
 use sesh::tracker::{Hooks, LogLevel, Parts, Tracker};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -247,13 +247,21 @@ impl Hooks for WebHooks {
 
 // ----- handles and results ------------------------------------------------------------------
 
+/// An open handle, and the entity its last `sesh_web_track` answered in full, cut around its
+/// event index (`head` ends with `"eventIndex":`; both empty when there is none).
+struct Handle {
+    tracker: Arc<Tracker>,
+    sent_head: String,
+    sent_tail: String,
+}
+
 #[derive(Default)]
 struct Module {
-    handles: HashMap<u32, Arc<Tracker>>,
+    handles: BTreeMap<u32, Handle>,
     next_handle: u32,
     /// One `SharedUser` per JavaScript store object (index.js numbers them): handles on
     /// the same storage see another's `resetUser` at their next event.
-    shared_users: HashMap<u32, Arc<SharedUser>>,
+    shared_users: BTreeMap<u32, Arc<SharedUser>>,
 }
 
 thread_local! {
@@ -285,7 +293,7 @@ fn answer(result: Result<String>) -> i32 {
 
 fn handle(id: u32) -> Result<Arc<Tracker>> {
     MODULE
-        .with_borrow(|m| m.handles.get(&id).cloned())
+        .with_borrow(|m| m.handles.get(&id).map(|h| h.tracker.clone()))
         .ok_or_else(Error::closed)
 }
 
@@ -442,7 +450,14 @@ fn open(ctx: u32, options: &str) -> Result<String> {
     })?;
     let id = MODULE.with_borrow_mut(|m| {
         m.next_handle += 1;
-        m.handles.insert(m.next_handle, Arc::new(tracker));
+        m.handles.insert(
+            m.next_handle,
+            Handle {
+                tracker: Arc::new(tracker),
+                sent_head: String::new(),
+                sent_tail: String::new(),
+            },
+        );
         m.next_handle
     });
     Ok(id.to_string())
@@ -458,8 +473,89 @@ pub unsafe extern "C" fn sesh_web_open(ctx: u32, options: *const u8, len: usize)
     answer(unsafe { text(options, len) }.and_then(|o| open(ctx, o)))
 }
 
-/// Tracks an event (`has_id` 0: a generated id; `has_ts` 0: its timestamp is now). The
-/// answer is the entity's JSON, or empty in manual mode outside a session.
+/// The key the event index follows in an entity; it appears once (every other value is a
+/// UUID, a number, a fixed name or an ISO time).
+const EVENT_INDEX_KEY: &str = "\"eventIndex\":";
+
+/// `entity` cut around its event index: what comes up to the key (included), the index,
+/// and what follows it.
+fn cut_at_event_index(entity: &str) -> Option<(&str, u32, &str)> {
+    let at = entity.find(EVENT_INDEX_KEY)? + EVENT_INDEX_KEY.len();
+    let (head, rest) = entity.split_at(at);
+    let (index, digits) = leading_index(rest.as_bytes())?;
+    Some((head, index, &rest[digits..]))
+}
+
+/// The decimal number `text` starts with, and how many digits it has.
+fn leading_index(text: &[u8]) -> Option<(u32, usize)> {
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut index: u32 = 0;
+    for &b in &text[..digits] {
+        index = index.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+    }
+    (digits > 0).then_some((index, digits))
+}
+
+/// `a == b`, eight bytes at a time: the slices' `==` is compiler-builtins' `memcmp` on
+/// wasm32, a byte at a time, which made most of a steady event's cost.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut at = 0;
+    while at + 8 <= a.len() {
+        // SAFETY: both slices hold `a.len()` bytes, so 8 from `at` are in both.
+        let (x, y) = unsafe {
+            (
+                a.as_ptr().add(at).cast::<u64>().read_unaligned(),
+                b.as_ptr().add(at).cast::<u64>().read_unaligned(),
+            )
+        };
+        if x != y {
+            return false;
+        }
+        at += 8;
+    }
+    a[at..] == b[at..]
+}
+
+/// The answer of `sesh_web_track` when the entity is the one it last answered in full for
+/// this handle but for its event index: the index alone, which `index.js` puts into the
+/// entity it keeps (a steady event then costs JavaScript no decoding and no `JSON.parse`).
+/// Otherwise the entity in full, kept as the handle's last.
+fn known_index(handle_id: u32, entity: &str) -> Option<u32> {
+    MODULE.with_borrow_mut(|m| {
+        let handle = m.handles.get_mut(&handle_id)?;
+        let (head, tail) = (handle.sent_head.as_bytes(), handle.sent_tail.as_bytes());
+        let bytes = entity.as_bytes();
+        // The same head (it ends with the key), digits, the same tail: no search needed.
+        if !head.is_empty() && bytes.len() > head.len() + tail.len() {
+            let (start, rest) = bytes.split_at(head.len());
+            if let Some((index, digits)) = leading_index(rest) {
+                if same_bytes(start, head) && same_bytes(&rest[digits..], tail) {
+                    return Some(index);
+                }
+            }
+        }
+        match cut_at_event_index(entity) {
+            Some((head, _, tail)) => {
+                head.clone_into(&mut handle.sent_head);
+                tail.clone_into(&mut handle.sent_tail);
+            }
+            None => {
+                handle.sent_head.clear();
+                handle.sent_tail.clear();
+            }
+        }
+        None
+    })
+}
+
+/// Tracks an event (`has_id` 0: a generated id; `has_ts` 0: its timestamp is now). Answers
+/// a number: `n >= 0`, the entity is the one this handle's last answer of -1 held, with
+/// `eventIndex` n (nothing is written to the result buffer); -1, the entity's JSON is in
+/// the result buffer (empty in manual mode outside a session); -2, the call failed (the
+/// result buffer holds the error).
 ///
 /// # Safety
 /// `id` is readable for `id_len` bytes.
@@ -471,7 +567,7 @@ pub unsafe extern "C" fn sesh_web_track(
     id_len: usize,
     has_ts: i32,
     ts: f64,
-) -> i32 {
+) -> f64 {
     let result = handle(handle_id).and_then(|tracker| {
         // SAFETY: forwarded from the caller.
         let id = unsafe { event_id(has_id, id, id_len) }?;
@@ -486,7 +582,16 @@ pub unsafe extern "C" fn sesh_web_track(
         };
         Ok(tracker.track(id, ts)?.unwrap_or_default())
     });
-    answer(result)
+    if let Ok(entity) = &result {
+        // After the call's callbacks (which may have tracked on this handle too).
+        if let Some(index) = known_index(handle_id, entity) {
+            return f64::from(index);
+        }
+    }
+    match answer(result) {
+        0 => -1.0,
+        _ => -2.0,
+    }
 }
 
 /// Moves the app to background (`to_background` 1) or foreground. The answer is

@@ -90,6 +90,58 @@ test('track gives the entity as an object and as its JSON string', async () => {
   sesh.close();
 });
 
+// A steady event answers only its index (sesh_web_track), and index.js fills it into the
+// entity it kept: what it returns must be what the full answer would have been.
+test('steady events: every entity is new, whole and its JSON, across renewals and nested calls', async () => {
+  const h = harness({ foregroundTimeout: 60 });
+  let nested = null;
+  let sesh = null;
+  h.options.onSessionStart = (entity) => {
+    // A callback that tracks on the same handle, inside the outer track().
+    if (entity.data.sessionIndex === 2) nested = sesh.trackJson();
+  };
+  sesh = await open(h.options);
+  const seen = [];
+  for (let i = 0; i < 6; i++) {
+    const entity = sesh.track();
+    assert.deepEqual(entity, sesh.entity);
+    assert.equal(JSON.stringify(entity), sesh.entityJson, 'the same keys in the same order');
+    seen.push(entity);
+    entity.data.sessionId = 'changed by the caller';
+    entity.schema = 'changed too';
+    const json = sesh.trackJson();
+    assert.equal(json, sesh.entityJson);
+    assert.equal(JSON.parse(json).data.eventIndex, 2 * i + 2);
+  }
+  assert.deepEqual(seen.map((e) => e.data.eventIndex), [1, 3, 5, 7, 9, 11]);
+  assert.equal(new Set(seen).size, 6, 'a new object every time');
+  assert.equal(sesh.track().data.sessionId, sesh.sessionId, "a caller's change does not stick");
+
+  h.at(61); // a renewal; the start callback, run inside this track(), tracks too
+  const renewed = sesh.track();
+  assert.equal(JSON.parse(nested).data.eventIndex, 2);
+  assert.equal(renewed.data.sessionIndex, 2);
+  assert.equal(renewed.data.eventIndex, 1);
+  const current = sesh.entity;
+  assert.deepEqual(renewed, { ...current, data: { ...current.data, eventIndex: 1 } });
+  assert.equal(sesh.track().data.eventIndex, 3);
+  assert.equal(JSON.parse(sesh.trackJson()).data.eventIndex, 4);
+
+  h.options.manual = true; // manual mode: null outside a session, then entities again
+  const manual = await open({ ...h.options, onSessionStart: undefined, namespace: 'manual' });
+  assert.equal(manual.track(), null);
+  assert.equal(manual.trackJson(), null);
+  manual.beginSession();
+  assert.equal(manual.track().data.eventIndex, 1);
+  assert.equal(manual.track().data.eventIndex, 2);
+  manual.endSession();
+  assert.equal(manual.track(), null);
+  manual.beginSession();
+  assert.deepEqual(manual.track(), manual.entity);
+  manual.close();
+  sesh.close();
+});
+
 test('timeouts: equal keeps, over renews; background uses its own; maximum duration (§3)', async () => {
   const h = harness({ foregroundTimeout: 60, backgroundTimeout: 10, maxDuration: 3600 });
   const sesh = await open(h.options);
