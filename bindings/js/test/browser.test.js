@@ -1,10 +1,14 @@
 // test/browser.html in a real browser: headless Chromium (Debian's `chromium`) loads it from
-// a local HTTP server, and the page's verdict is read from its DOM. Skipped, saying so,
-// when no Chromium is installed.
+// a local HTTP server on a fresh profile; the page tracks, reloads itself (a restart on the
+// real localStorage) and renews on its injected clock, and its verdict is read from the DOM.
+// The same Chromium run writes a screenshot of the page to test-artifacts/browser.png (kept
+// after the test; git-ignored). Skipped, saying so, when no Chromium is installed, unless
+// SESH_REQUIRE_ALL_TESTS is set (scripts/test-all), which makes that a failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -21,7 +25,19 @@ function findChromium() {
   return null;
 }
 
-test('sesh in headless Chromium: localStorage, crypto, visibility', async (t) => {
+const SCREENSHOT = path.join(root, 'test-artifacts', 'browser.png');
+const WIDTH = 1024;
+const HEIGHT = 768;
+
+/** Width and height from a PNG's header; throws when `bytes` is not a PNG. */
+function pngSize(bytes) {
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  assert.ok(bytes.length > 33 && bytes.subarray(0, 8).equals(signature), 'the screenshot is not a PNG');
+  assert.equal(bytes.toString('latin1', 12, 16), 'IHDR', 'the PNG does not start with its IHDR chunk');
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+}
+
+test('sesh in headless Chromium: restart by reload on localStorage, renewal, screenshot', async (t) => {
   const chromium = findChromium();
   if (!chromium) {
     // Skipped only where the build does not require every test group (test-all does).
@@ -41,11 +57,18 @@ test('sesh in headless Chromium: localStorage, crypto, visibility', async (t) =>
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}/test/browser.html`;
+  // A fresh profile: its localStorage starts empty and outlives the page's reload.
+  const profile = await mkdtemp(path.join(tmpdir(), 'sesh-chromium-'));
+  await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+  await rm(SCREENSHOT, { force: true });
   try {
+    // --dump-dom and --screenshot both wait for the virtual time budget, which the reload
+    // and the page's short timeout stay within; both then see the second load's results.
     const dom = await new Promise((resolve, reject) => {
       execFile(chromium, [
         '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-        '--virtual-time-budget=10000', '--dump-dom', url,
+        `--user-data-dir=${profile}`, '--virtual-time-budget=10000',
+        `--window-size=${WIDTH},${HEIGHT}`, `--screenshot=${SCREENSHOT}`, '--dump-dom', url,
       ], { timeout: 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
         if (err) reject(new Error(`${err.message}\n${stderr}`));
         else resolve(stdout);
@@ -53,8 +76,18 @@ test('sesh in headless Chromium: localStorage, crypto, visibility', async (t) =>
     });
     const verdict = /<pre id="result">([\s\S]*?)<\/pre>/.exec(dom)?.[1] ?? dom;
     assert.match(verdict, /^PASS/, verdict);
-    t.diagnostic(verdict.split("\n").length - 1 + " checks passed in the page");
+    assert.match(verdict, /^ok load 2: this load is a reload/m, verdict);
+    assert.match(verdict, /^ok load 2: the restart continues session/m, verdict);
+    assert.match(verdict, /^ok load 2: .* a renewal/m, verdict);
+    t.diagnostic(`${verdict.split('\n').length - 1} checks passed in the page`);
+
+    const png = await readFile(SCREENSHOT);
+    assert.deepEqual(pngSize(png), { width: WIDTH, height: HEIGHT });
+    // A blank page of that size is about 3 KB; the page's text makes it several times that.
+    assert.ok(png.length > 10_000, `the screenshot is ${png.length} bytes: nothing on the page?`);
+    t.diagnostic(`screenshot: ${path.relative(root, SCREENSHOT)}, ${WIDTH}x${HEIGHT}, ${png.length} bytes`);
   } finally {
     server.close();
+    await rm(profile, { recursive: true, force: true });
   }
 });
