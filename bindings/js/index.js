@@ -162,15 +162,27 @@ class Runtime {
 
   /** Runs an export; returns what it returned. */
   run(body) {
-    if (this.dead) throw new SeshError('panic', `sesh stopped after an internal error: ${this.dead}`);
+    if (this.dead) throw this.stopped();
     try {
       return body(this.exports);
     } catch (err) {
-      // A trap (a Rust panic aborts) or an exception thrown through the module: its state
-      // may be half changed, so every handle of this instance answers `panic` from now on.
-      this.dead = err?.message ?? String(err);
-      throw new SeshError('panic', `sesh stopped after an internal error: ${this.dead}`, { cause: err });
+      throw this.trapped(err);
     }
+  }
+
+  /** The error of every call once the instance stopped. */
+  stopped(cause) {
+    return new SeshError('panic', `sesh stopped after an internal error: ${this.dead}`,
+      cause === undefined ? undefined : { cause });
+  }
+
+  /**
+   * A trap (a Rust panic aborts) or an exception thrown through the module: its state may
+   * be half changed, so every handle of this instance answers `panic` from now on.
+   */
+  trapped(err) {
+    this.dead = err?.message ?? String(err);
+    return this.stopped(err);
   }
 
   /** The text of the last call's answer. */
@@ -292,10 +304,18 @@ export class Sesh {
     const { eventId, timestamp } = eventArgs(options);
     if (this.#closed) throw new SeshError('closed', 'the handle is closed');
     const rt = this.#rt;
-    const answer = rt.run((ex) => rt.withText(eventId, (ptr, len) => ex.sesh_web_track(
-      this.#handle, eventId === null ? 0 : 1, ptr, len,
-      timestamp === null ? 0 : 1, timestamp === null ? 0 : timestamp,
-    )));
+    if (rt.dead) throw rt.stopped();
+    const hasTs = timestamp === null ? 0 : 1;
+    const ts = timestamp === null ? 0 : timestamp;
+    let answer;
+    try {
+      // Without an event id (the usual event), no string to pass: no closure either.
+      answer = eventId === null
+        ? rt.exports.sesh_web_track(this.#handle, 0, 0, 0, hasTs, ts)
+        : rt.withText(eventId, (ptr, len) => rt.exports.sesh_web_track(this.#handle, 1, ptr, len, hasTs, ts));
+    } catch (err) {
+      throw rt.trapped(err);
+    }
     if (answer >= 0) return answer;
     if (answer !== -1) throw rt.error();
     const json = rt.result();
@@ -305,7 +325,9 @@ export class Sesh {
     } else {
       const head = json.slice(0, at + EVENT_INDEX_KEY.length);
       const digits = /^[0-9]*/.exec(json.slice(head.length))[0].length;
-      this.#sent = { head, tail: json.slice(head.length + digits), entity: undefined };
+      this.#sent = {
+        head, tail: json.slice(head.length + digits), entity: undefined, schemaAndData: false,
+      };
     }
     return json;
   }
@@ -320,10 +342,13 @@ export class Sesh {
         && Object.values(object).every((v) => v === null || typeof v !== 'object');
       const { data, ...rest } = entity;
       sent.entity = flat(data) && flat(rest) ? entity : null;
+      sent.schemaAndData = Object.keys(entity).join() === 'schema,data';
     }
-    if (sent.entity === null) return JSON.parse(sent.head + eventIndex + sent.tail);
+    const { entity } = sent;
+    if (entity === null) return JSON.parse(sent.head + eventIndex + sent.tail);
     // Every value is a string, number or null: copies share nothing a caller could change.
-    return { ...sent.entity, data: { ...sent.entity.data, eventIndex } };
+    const data = { ...entity.data, eventIndex };
+    return sent.schemaAndData ? { schema: entity.schema, data } : { ...entity, data };
   }
 
   /** Tracks an event; returns its client_session entity ({schema, data}), or null in manual mode outside a session. */

@@ -20,6 +20,7 @@ use sesh::clock::Clock;
 use sesh::engine::Transition;
 use sesh::error::{Error, ErrorKind, Result};
 use sesh::id::RandomIds;
+use sesh::render::MAX_ENTITY_SIZE;
 use sesh::store::{MemoryStore, SharedUser, StorageMechanism, Store};
 use sesh::tracker::{Hooks, LogLevel, Parts, Tracker};
 use std::cell::RefCell;
@@ -479,19 +480,23 @@ const EVENT_INDEX_KEY: &str = "\"eventIndex\":";
 
 /// `entity` cut around its event index: what comes up to the key (included), the index,
 /// and what follows it.
-fn cut_at_event_index(entity: &str) -> Option<(&str, u32, &str)> {
-    let at = entity.find(EVENT_INDEX_KEY)? + EVENT_INDEX_KEY.len();
+fn cut_at_event_index(entity: &[u8]) -> Option<(&[u8], u32, &[u8])> {
+    let key = EVENT_INDEX_KEY.as_bytes();
+    let at = entity.windows(key.len()).position(|w| w == key)? + key.len();
     let (head, rest) = entity.split_at(at);
-    let (index, digits) = leading_index(rest.as_bytes())?;
+    let (index, digits) = leading_index(rest)?;
     Some((head, index, &rest[digits..]))
 }
 
 /// The decimal number `text` starts with, and how many digits it has.
 fn leading_index(text: &[u8]) -> Option<(u32, usize)> {
-    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
     let mut index: u32 = 0;
-    for &b in &text[..digits] {
-        index = index.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+    let mut digits = 0;
+    while digits < text.len() && text[digits].is_ascii_digit() {
+        index = index
+            .checked_mul(10)?
+            .checked_add(u32::from(text[digits] - b'0'))?;
+        digits += 1;
     }
     (digits > 0).then_some((index, digits))
 }
@@ -522,30 +527,30 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// The answer of `sesh_web_track` when the entity is the one it last answered in full for
 /// this handle but for its event index: the index alone, which `index.js` puts into the
 /// entity it keeps (a steady event then costs JavaScript no decoding and no `JSON.parse`).
-/// Otherwise the entity in full, kept as the handle's last.
-fn known_index(handle_id: u32, entity: &str) -> Option<u32> {
+/// Otherwise `None`, and the entity becomes the handle's last answered in full.
+fn known_index(handle_id: u32, entity: &[u8]) -> Option<u32> {
     MODULE.with_borrow_mut(|m| {
         let handle = m.handles.get_mut(&handle_id)?;
         let (head, tail) = (handle.sent_head.as_bytes(), handle.sent_tail.as_bytes());
-        let bytes = entity.as_bytes();
         // The same head (it ends with the key), digits, the same tail: no search needed.
-        if !head.is_empty() && bytes.len() > head.len() + tail.len() {
-            let (start, rest) = bytes.split_at(head.len());
+        if !head.is_empty() && entity.len() > head.len() + tail.len() {
+            let (start, rest) = entity.split_at(head.len());
             if let Some((index, digits)) = leading_index(rest) {
                 if same_bytes(start, head) && same_bytes(&rest[digits..], tail) {
                     return Some(index);
                 }
             }
         }
-        match cut_at_event_index(entity) {
-            Some((head, _, tail)) => {
-                head.clone_into(&mut handle.sent_head);
-                tail.clone_into(&mut handle.sent_tail);
-            }
-            None => {
-                handle.sent_head.clear();
-                handle.sent_tail.clear();
-            }
+        handle.sent_head.clear();
+        handle.sent_tail.clear();
+        if let Some((head, _, tail)) = cut_at_event_index(entity) {
+            // The entity is JSON that sesh wrote: UTF-8, cut at ASCII characters.
+            handle
+                .sent_head
+                .push_str(std::str::from_utf8(head).unwrap_or_default());
+            handle
+                .sent_tail
+                .push_str(std::str::from_utf8(tail).unwrap_or_default());
         }
         None
     })
@@ -571,26 +576,37 @@ pub unsafe extern "C" fn sesh_web_track(
     let result = handle(handle_id).and_then(|tracker| {
         // SAFETY: forwarded from the caller.
         let id = unsafe { event_id(has_id, id, id_len) }?;
-        let ts = if has_ts == 0 {
-            None
+        // Rendered into this buffer on the stack (track_into, as the C ABI's
+        // sesh_event_track_into): no allocation per event. Written before the call's
+        // callbacks run, so a callback that tracks again has a buffer of its own.
+        let mut out = [0u8; MAX_ENTITY_SIZE];
+        let with_timestamp;
+        let entity: &[u8] = if has_ts == 0 {
+            let length = tracker.track_into(id, &mut out)?.unwrap_or(0);
+            &out[..length]
         } else if ts.is_finite() && ts.fract() == 0.0 && ts.abs() <= 9.007_199_254_740_991e15 {
-            Some(ts as i64)
+            with_timestamp = tracker.track(id, Some(ts as i64))?.unwrap_or_default();
+            with_timestamp.as_bytes()
         } else {
             return Err(Error::invalid(
                 "an event timestamp is a whole number of milliseconds",
             ));
         };
-        Ok(tracker.track(id, ts)?.unwrap_or_default())
-    });
-    if let Ok(entity) = &result {
         // After the call's callbacks (which may have tracked on this handle too).
-        if let Some(index) = known_index(handle_id, entity) {
-            return f64::from(index);
+        Ok(match known_index(handle_id, entity) {
+            Some(index) => f64::from(index),
+            None => {
+                set_result(entity);
+                -1.0
+            }
+        })
+    });
+    match result {
+        Ok(answer) => answer,
+        Err(err) => {
+            answer(Err(err));
+            -2.0
         }
-    }
-    match answer(result) {
-        0 => -1.0,
-        _ => -2.0,
     }
 }
 
