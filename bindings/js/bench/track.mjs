@@ -8,7 +8,7 @@
 // Rows: track_js (sesh.track(), the entity object) and track_json_js (sesh.trackJson(), its
 // JSON string), each the median over --runs runs (7) of the mean per event of a steady run in
 // one session on the memory store, with a clock injected that moves 1 ms per reading (as
-// sesh-bench's track_memory); and wasm_size, the bytes of the sesh.wasm it loaded (gzip -9 in
+// sesh-bench's track_memory); and wasm_size, the bytes of the sesh.wasm it loaded (gzip level 9 in
 // the note). The ratio of track_js is to sesh-bench's track_memory, measured natively in the
 // same run (scripts/bench-table passes it with --baseline-ns); target <= 5. Exits 1 only when
 // the run broke (a call failed, the session did not stay one), never for a MISS.
@@ -147,7 +147,7 @@ function sizeCase() {
   const r = row('wasm_size');
   r.value = wasmBytes.length;
   const custom = customSections(wasmBytes);
-  r.note = `gzip -9 ${gzipSync(wasmBytes, { level: 9 }).length} B; custom sections: `
+  r.note = `gzip (zlib, level 9) ${gzipSync(wasmBytes, { level: 9 }).length} B; custom sections: `
     + `${custom.length ? custom.join(', ') : 'none'}`;
 }
 
