@@ -1,6 +1,8 @@
 //! The JSON sesh hands out: the `client_session` entity, lifecycle events and end summaries.
 
 use serde::{Serialize, Serializer};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
 
 pub const CLIENT_SESSION_SCHEMA: &str =
@@ -153,6 +155,42 @@ pub struct EntityTemplate {
     source: SessionEntity,
     head: String,
     tail: String,
+    /// Unique among every template made in the process: a thread's copy is found by it.
+    number: u64,
+}
+
+static NEXT_TEMPLATE_NUMBER: AtomicU64 = AtomicU64::new(1);
+
+/// How many templates a thread keeps copies of: one per handle it tracks on, for a few.
+const THREAD_COPIES: usize = 4;
+
+thread_local! {
+    /// Copies of the templates this thread rendered from last, newest first.
+    static THREAD_TEMPLATES: RefCell<[Option<Box<EntityTemplate>>; THREAD_COPIES]> =
+        const { RefCell::new([None, None, None, None]) };
+}
+
+/// An event's entity to be rendered once the engine lock is released, from this thread's
+/// own copy of the session's template: threads tracking on one handle then wait for each
+/// other only while the event is counted, and share no counter to do it.
+#[derive(Debug)]
+pub struct LaterEntity {
+    template: Box<EntityTemplate>,
+    event_index: u32,
+}
+
+impl LaterEntity {
+    pub fn render(self) -> String {
+        let text = self.template.render(self.event_index);
+        // Kept for this thread's next event: newest first, the oldest copy dropped.
+        let _ = THREAD_TEMPLATES.try_with(|copies| {
+            if let Ok(mut copies) = copies.try_borrow_mut() {
+                copies.rotate_right(1);
+                copies[0] = Some(self.template);
+            }
+        });
+        text
+    }
 }
 
 impl EntityTemplate {
@@ -165,7 +203,32 @@ impl EntityTemplate {
         source.push_head(&mut head);
         let mut tail = String::with_capacity(MAX_ENTITY_SIZE / 2);
         source.push_tail(&mut tail);
-        EntityTemplate { source, head, tail }
+        EntityTemplate {
+            source,
+            head,
+            tail,
+            number: NEXT_TEMPLATE_NUMBER.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Under the engine lock: what rendering this template at `event_index` needs once the
+    /// lock is released. This thread's copy is taken out of its keeping (so that nothing
+    /// this thread runs in between can drop it); a thread without one gets a new copy.
+    pub fn later(&self, event_index: u32) -> LaterEntity {
+        let kept = THREAD_TEMPLATES
+            .try_with(|copies| {
+                let mut copies = copies.try_borrow_mut().ok()?;
+                copies
+                    .iter_mut()
+                    .find(|copy| copy.as_ref().is_some_and(|c| c.number == self.number))?
+                    .take()
+            })
+            .ok()
+            .flatten();
+        LaterEntity {
+            template: kept.unwrap_or_else(|| Box::new(self.clone())),
+            event_index,
+        }
     }
 
     /// Whether it renders `entity` (whatever its `event_index`).

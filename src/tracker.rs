@@ -7,7 +7,7 @@
 
 use crate::clock::Clock;
 use crate::engine::state::{self, NamespaceState};
-use crate::engine::{Config, Engine, Event, Notice, Transition};
+use crate::engine::{Config, Engine, Event, Notice, Rendering, Transition};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{IdGenerator, parse_hyphenated};
 use crate::render::SessionEntity;
@@ -550,10 +550,11 @@ impl Tracker {
         timestamp_ms: Option<i64>,
     ) -> Result<Option<String>> {
         let (id, ts) = self.check_event(event_id, timestamp_ms)?;
-        self.run_then(
+        let rendering = self.run_then(
             |engine, now, notices| engine.count_event(now, self.event(id, ts, now), notices),
-            |engine, started, notices| started.map(|s| engine.counted_entity(s, notices)),
-        )
+            |engine, started, notices| started.map(|s| engine.counted_entity_later(s, notices)),
+        )?;
+        Ok(rendering.map(Rendering::into_string))
     }
 
     /// Tracks an event now, writing its entity and a NUL into `out` (at least

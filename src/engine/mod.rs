@@ -9,7 +9,7 @@ pub mod state;
 use crate::error::{Error, Result};
 use crate::id::{ANONYMOUS_USER_ID, IdGenerator};
 pub use crate::render::{EndReason, EndSummary, StorageMechanism};
-use crate::render::{EntityTemplate, IsoTime, SessionEntity, lifecycle_event_json};
+use crate::render::{EntityTemplate, IsoTime, LaterEntity, SessionEntity, lifecycle_event_json};
 use state::{FirstEvent, MAX_INDEX, NamespaceState, Session};
 use uuid::Uuid;
 
@@ -117,6 +117,22 @@ pub struct Engine {
     user_dirty: bool,
     /// The current session's entity, rendered but for its event index.
     template: Option<EntityTemplate>,
+}
+
+/// An event's entity: rendered, or to be rendered with no lock held.
+#[derive(Debug)]
+pub enum Rendering {
+    Done(String),
+    Later(LaterEntity),
+}
+
+impl Rendering {
+    pub fn into_string(self) -> String {
+        match self {
+            Rendering::Done(text) => text,
+            Rendering::Later(later) => later.render(),
+        }
+    }
 }
 
 impl Engine {
@@ -268,6 +284,20 @@ impl Engine {
     /// to the start callback too when the event started the session.
     pub fn counted_entity(&mut self, started: bool, notices: &mut Vec<Notice>) -> String {
         self.announce(started, notices)
+    }
+
+    /// As [`counted_entity`](Self::counted_entity), leaving the copy to the caller: an
+    /// event within a session comes back as its template's [`LaterEntity`], to be rendered
+    /// once the engine lock is released.
+    pub fn counted_entity_later(&mut self, started: bool, notices: &mut Vec<Notice>) -> Rendering {
+        if !started {
+            if let Some(event_index) = self.refresh_template() {
+                if let Some(template) = &self.template {
+                    return Rendering::Later(template.later(event_index));
+                }
+            }
+        }
+        Rendering::Done(self.announce(started, notices))
     }
 
     /// As [`counted_entity`](Self::counted_entity), into `out` (see
