@@ -313,9 +313,9 @@ typedef struct {
   {.name = name_, .group = group_, .unit = unit_, .baseline = baseline_, .target_kind = kind_, \
    .target = target_, .target_text = target_text_, .what = what_}
 
-/* The targets the issue "Performance" states as ratios; open_sqlite keeps the earlier absolute
- * target (1 ms) as a ratio to the earlier memory target (250 ns), and a renewal, which is one
- * SQLite transaction, is judged against that transaction made by SQLite alone. */
+/* The targets the issue "Performance" states as ratios. A renewal, which is one SQLite
+ * transaction, and an open, which opens SQLite, are judged against what SQLite alone does for
+ * them in the same run. */
 static Row rows[] = {
     ROW("track_memory", "track_memory", UNIT_NS, NULL, TARGET_NONE, 0, "baseline",
         "event in a running session, memory store, sesh_event_track + sesh_string_free"),
@@ -339,7 +339,9 @@ static Row rows[] = {
         "  SQLite transactions per renewal (WAL commit frames, counted by a VFS shim)"),
     ROW("renew_sqlite_pages", "renew_sqlite", UNIT_COUNT, NULL, TARGET_NONE, 0, "-",
         "  pages written per renewal (WAL frames; checkpoints' pages in the note)"),
-    ROW("open_sqlite", "open_sqlite", UNIT_US, "track_memory", TARGET_AT_MOST, 4000, "<= 4000",
+    ROW("sqlite_open", "open_sqlite", UNIT_US, NULL, TARGET_NONE, 0, "baseline",
+        "SQLite alone on that file: open, read the journal mode and the state row, close"),
+    ROW("open_sqlite", "open_sqlite", UNIT_US, "sqlite_open", TARGET_AT_MOST, 2, "<= 2.00",
         "sesh_handle_open on an existing SQLite file, restoring its session"),
     ROW("open_track_sqlite", "open_sqlite", UNIT_US, "open_sqlite", TARGET_AT_MOST, 2, "<= 2.00",
         "sesh_handle_open as open_sqlite + the first event, against the open alone"),
@@ -588,7 +590,22 @@ static void per_event_case(const char *name, const char *sqlite_name, Call call,
   double per_run[64], cpu_per_run[64];
   WriteCounts written = {0, 0, 0};
   bool good = run_events(handle, call, count / 10 + 1, NULL); /* warm up; opens the session */
+  /* Each run holds one more block of an entity's size, so that the string sesh allocates
+   * for each entity (malloc hands the same one back event after event) sits at another heap
+   * address: an event's time varies with that address by up to half, for every store alike
+   * (measured: 77-131 ns on the memory store over 12 addresses), and a median over one
+   * address would be a draw. */
+  void *shifts[64];
+  int shifted = 0;
+  size_t entity_size = SESH_MAX_ENTITY_SIZE;
+  char *entity = NULL;
+  if (good && ok(sesh_session_get_entity(handle, &entity), "sesh_session_get_entity") &&
+      entity) {
+    entity_size = strlen(entity) + 1; /* malloc's size class of the strings to move */
+  }
+  sesh_string_free(entity);
   for (int run = 0; good && run < settings.runs; run++) {
+    if (run > 0) shifts[shifted++] = malloc(entity_size);
     int64_t index_before = session_index(handle);
     WriteCounts before = write_counts;
     uint64_t start = now_ns(), cpu_start = cpu_ns();
@@ -643,6 +660,7 @@ static void per_event_case(const char *name, const char *sqlite_name, Call call,
     }
   }
   free(latencies);
+  for (int i = 0; i < shifted; i++) free(shifts[i]);
   ok(sesh_handle_close(handle), "sesh_handle_close");
   sesh_handle_free(handle);
 }
@@ -715,6 +733,52 @@ static void sqlite_commit_case(void) {
 /* open_sqlite: the open alone; open_track_sqlite: the open and the first event after it,
  * each timed on its own in the same iteration. The first event goes on the restored session
  * (1 ms after the previous one). */
+static int count_row(void *arg, int columns, char **values, char **names) {
+  (void)columns;
+  (void)values;
+  (void)names;
+  ++*(int *)arg;
+  return 0;
+}
+
+/* sqlite_open: what an open cannot do without, SQLite's own: open the file, read its journal
+ * mode and the namespace's state row, close. */
+static void sqlite_open_baseline(const char *file, long count, bool good) {
+  if (!good) {
+    not_measured("sqlite_open", "the store could not be prepared");
+    return;
+  }
+  if (!sqlite_reachable()) {
+    not_measured("sqlite_open", "the bundled SQLite is not reachable");
+    return;
+  }
+  char path[512];
+  temp_path(path, sizeof path, file);
+  double per_run[64];
+  for (int run = 0; good && run < settings.runs; run++) {
+    uint64_t total = 0;
+    for (long i = 0; good && i < count; i++) {
+      sqlite3 *db = NULL;
+      int rows = 0;
+      uint64_t start = now_ns();
+      good = sqlite3_open_v2(path, &db, BENCH_SQLITE_OPEN_READWRITE, NULL) == 0 &&
+             sqlite3_exec(db, "PRAGMA journal_mode", count_row, &rows, NULL) == 0 &&
+             sqlite3_exec(db, "SELECT state FROM sesh_state WHERE namespace = 'default'",
+                          count_row, &rows, NULL) == 0 &&
+             rows == 2;
+      if (db) sqlite3_close(db);
+      total += now_ns() - start;
+    }
+    per_run[run] = (double)total / (double)count / 1000.0;
+  }
+  if (good) {
+    set_row("sqlite_open", median(per_run, settings.runs));
+    note("sqlite_open", "%ld opens x %d runs", count, settings.runs);
+  } else {
+    not_measured("sqlite_open", "an SQLite call failed");
+  }
+}
+
 static void open_case(void) {
   const char *name = "open_sqlite";
   if (!selected(row(name)->group)) return;
@@ -730,6 +794,7 @@ static void open_case(void) {
   }
   long count = iterations(300);
   double per_run[64], first_per_run[64], whole_per_run[64], cpu_per_run[64];
+  sqlite_open_baseline("open.db", count, good);
   for (int run = 0; good && run < settings.runs; run++) {
     uint64_t open_total = 0, first_total = 0, whole_total = 0, cpu_total = 0;
     for (long i = 0; good && i < count; i++) {
