@@ -2,7 +2,7 @@
 
 use super::options::{SeshOptions, StoreChoice};
 use super::ptr::{drop_boxed, try_buffer, try_mut, try_optional_str, try_ref};
-use super::{SeshStatus, boundary, optional_owned_string, owned_string};
+use super::{SeshStatus, boundary, optional_owned_string, owned_json, owned_string};
 use crate::clock::SystemClock;
 use crate::engine::Transition;
 use crate::error::{Error, ErrorKind};
@@ -243,7 +243,7 @@ unsafe fn track(
                 .tracker
                 .track(event_id, timestamp_ms)?
                 .ok_or_else(Error::no_session)?;
-            *out = owned_string(entity);
+            *out = owned_json(entity);
             Ok(())
         })
     }
@@ -362,8 +362,8 @@ unsafe fn transition(
                     lifecycle_event,
                     entity,
                 } => {
-                    *out_event = owned_string(lifecycle_event);
-                    *out_entity = optional_owned_string(entity.clone());
+                    *out_event = owned_json(lifecycle_event);
+                    *out_entity = entity.clone().map_or(std::ptr::null_mut(), owned_json);
                     match entity {
                         Some(_) => Ok(()),
                         None => Err(Error::new(
@@ -811,7 +811,7 @@ pub unsafe extern "C" fn sesh_session_get_entity(
     // SAFETY: forwarded from the caller.
     unsafe {
         session_getter(handle, out_entity, "out_entity", |e| {
-            owned_string(e.to_json())
+            owned_json(e.to_json())
         })
     }
 }
