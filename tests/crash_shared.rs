@@ -477,6 +477,20 @@ fn run_child(open: impl FnOnce() -> SeshResult<Tracker>, threads: usize, mix: Mi
     std::process::exit(4);
 }
 
+/// The child side of a test: in the process `spawn_child` started for `test`, opens the
+/// store at the path it was given and tracks until killed.
+fn serve_if_child(
+    test: &str,
+    threads: usize,
+    mix: Mix,
+    open: impl FnOnce(&Path) -> SeshResult<Tracker>,
+) {
+    if std::env::var(CHILD_ENV).as_deref() == Ok(test) {
+        let path = PathBuf::from(std::env::var_os(PATH_ENV).unwrap());
+        run_child(|| open(&path), threads, mix);
+    }
+}
+
 // ----- what the parent reads --------------------------------------------------------------
 
 #[derive(Debug, Clone)]
@@ -1010,20 +1024,18 @@ fn check_book(book: &Book, final_sid: Option<&str>, final_at: i64, seed: u64) {
 
 #[test]
 fn four_processes_four_threads_killed_at_random() {
-    if std::env::var(CHILD_ENV).as_deref() == Ok(FOUR) {
-        let path = PathBuf::from(std::env::var_os(PATH_ENV).unwrap());
-        run_child(
-            || open_sqlite(&path),
-            THREADS,
-            Mix {
-                reset_user: 10,
-                new_session: 100,
-                transition: 1_000,
-                check: 1_000,
-                getter: true,
-            },
-        );
-    }
+    serve_if_child(
+        FOUR,
+        THREADS,
+        Mix {
+            reset_user: 10,
+            new_session: 100,
+            transition: 1_000,
+            check: 1_000,
+            getter: true,
+        },
+        open_sqlite,
+    );
     let rounds = rounds(75);
     let seed = seed();
     eprintln!("{FOUR}: seed {seed}, {rounds} rounds");
@@ -1259,51 +1271,69 @@ const SQLITE8: &str = "eight_threads_on_sqlite_killed_repeat_nothing";
 
 #[test]
 fn eight_threads_on_sqlite_killed_repeat_nothing() {
-    if std::env::var(CHILD_ENV).as_deref() == Ok(SQLITE8) {
-        let path = PathBuf::from(std::env::var_os(PATH_ENV).unwrap());
-        run_child(
-            || open_sqlite(&path),
-            EIGHT,
-            Mix {
-                reset_user: 0,
-                new_session: 50,
-                transition: 500,
-                check: 0,
-                getter: false,
-            },
-        );
-    }
-    let rounds = rounds(100);
+    serve_if_child(
+        SQLITE8,
+        EIGHT,
+        Mix {
+            reset_user: 0,
+            new_session: 50,
+            transition: 500,
+            check: 0,
+            getter: false,
+        },
+        open_sqlite,
+    );
+    // SQLite loses nothing a returned call handed out: only the indexes drawn by the eight
+    // calls in flight at the kill may be skipped.
+    eight_threads_killed(
+        SQLITE8,
+        rounds(100),
+        "eight.db",
+        EIGHT as u32 + 1,
+        open_sqlite,
+        |_, path, _, what| assert_eq!(integrity(path), "ok", "{what}"),
+    );
+}
+
+/// One process of eight threads on the store at `file`, SIGKILLed at a random instant,
+/// `rounds` times. After each kill the store opens without a fault, `check` looks at it, and
+/// the next event goes on past every index handed out, skipping at most `skip`.
+fn eight_threads_killed(
+    test: &str,
+    rounds: usize,
+    file: &str,
+    skip: u32,
+    open: impl Fn(&Path) -> SeshResult<Tracker>,
+    check: impl Fn(&Tracker, &Path, &Handed, &str),
+) {
     let seed = seed();
-    eprintln!("{SQLITE8}: seed {seed}, {rounds} rounds");
-    let dir = temp_dir("crash-sqlite8");
-    let path = dir.join("eight.db");
+    eprintln!("{test}: seed {seed}, {rounds} rounds");
+    let dir = temp_dir(test);
+    let path = dir.join(file);
     let mut rng = Rng::new(seed);
     let mut handed = Handed::default();
     let began = Instant::now();
     for round in 0..rounds {
         let what = format!("seed {seed} round {round}");
-        let child = spawn_child(SQLITE8, &path, round, seed);
+        let child = spawn_child(test, &path, round, seed);
         let after = [Duration::from_micros(3_000 + rng.below(57_001))];
         for (_, lines) in kill_at(vec![child], &after) {
             handed.take(&parse_lines(&lines, &what), &what);
         }
-        let tracker = open_sqlite(&path).expect("the handle opens after the kill");
+        let tracker = open(&path).expect("the handle opens after the kill");
         assert_eq!(
             tracker.last_fault().unwrap(),
             None,
             "{what}: a fault at open"
         );
-        assert_eq!(integrity(&path), "ok", "{what}");
+        check(&tracker, &path, &handed, &what);
         let entity = parse_entity(&tracker.track(None, None).unwrap().unwrap());
-        // SQLite loses nothing a returned call handed out: only the indexes drawn by the
-        // eight calls in flight at the kill may be skipped.
-        handed.check_next(&entity, EIGHT as u32 + 1, &what);
+        handed.check_next(&entity, skip, &what);
         tracker.close().unwrap();
         let _ = take_hook_lines();
     }
     eprintln!(
-        "{SQLITE8}: {rounds} kills, {} events, {} sessions in {:.1} s",
+        "{test}: {rounds} kills, {} events, {} sessions in {:.1} s",
         handed.count,
         handed.ids.len(),
         began.elapsed().as_secs_f64()
@@ -1576,69 +1606,37 @@ const CUSTOM8_KILLED: &str = "eight_threads_on_a_custom_store_killed_repeat_noth
 
 #[test]
 fn eight_threads_on_a_custom_store_killed_repeat_nothing() {
-    if std::env::var(CHILD_ENV).as_deref() == Ok(CUSTOM8_KILLED) {
-        let path = PathBuf::from(std::env::var_os(PATH_ENV).unwrap());
-        run_child(
-            || open_file_store(&path, Arc::default(), Box::new(LineHooks)),
-            EIGHT,
-            Mix {
-                reset_user: 0,
-                new_session: 50,
-                transition: 500,
-                check: 500,
-                getter: true,
-            },
-        );
-    }
-    let rounds = rounds(60);
-    let seed = seed();
-    eprintln!("{CUSTOM8_KILLED}: seed {seed}, {rounds} rounds");
-    let dir = temp_dir("custom8-killed");
-    let path = dir.join("records.json");
-    let mut rng = Rng::new(seed);
-    let mut handed = Handed::default();
-    let began = Instant::now();
-    for round in 0..rounds {
-        let what = format!("seed {seed} round {round}");
-        let child = spawn_child(CUSTOM8_KILLED, &path, round, seed);
-        let after = [Duration::from_micros(3_000 + rng.below(57_001))];
-        for (_, lines) in kill_at(vec![child], &after) {
-            handed.take(&parse_lines(&lines, &what), &what);
-        }
-        let tracker = open_file_store(&path, Arc::default(), Box::new(LineHooks))
-            .expect("the handle opens after the kill");
-        assert_eq!(
-            tracker.last_fault().unwrap(),
-            None,
-            "{what}: a fault at open"
-        );
-        let state = tracker.state().unwrap();
-        if let Some(session) = &state.session {
-            if let Some(&floor) = handed.la_floor.get(&session.id.to_string()) {
-                assert!(
-                    session.last_activity >= floor - 1000,
-                    "{what}: the store lost {} ms of last activity, more than a second",
-                    floor - session.last_activity
-                );
+    serve_if_child(
+        CUSTOM8_KILLED,
+        EIGHT,
+        Mix {
+            reset_user: 0,
+            new_session: 50,
+            transition: 500,
+            check: 500,
+            getter: true,
+        },
+        |path| open_file_store(path, Arc::default(), Box::new(LineHooks)),
+    );
+    // A custom store may skip ahead by a reservation (64), past the eight calls in flight,
+    // and lose at most a second of last activity.
+    eight_threads_killed(
+        CUSTOM8_KILLED,
+        rounds(60),
+        "records.json",
+        EIGHT as u32 + 64 + 1,
+        |path| open_file_store(path, Arc::default(), Box::new(LineHooks)),
+        |tracker, _, handed, what| {
+            let state = tracker.state().unwrap();
+            if let Some(session) = &state.session {
+                if let Some(&floor) = handed.la_floor.get(&session.id.to_string()) {
+                    assert!(
+                        session.last_activity >= floor - 1000,
+                        "{what}: the store lost {} ms of last activity, more than a second",
+                        floor - session.last_activity
+                    );
+                }
             }
-        }
-        let entity = parse_entity(&tracker.track(None, None).unwrap().unwrap());
-        // A custom store may skip ahead by a reservation (64), past the eight calls in
-        // flight.
-        handed.check_next(&entity, EIGHT as u32 + 64 + 1, &what);
-        tracker.close().unwrap();
-        let _ = take_hook_lines();
-    }
-    eprintln!(
-        "{CUSTOM8_KILLED}: {rounds} kills, {} events, {} sessions in {:.1} s",
-        handed.count,
-        handed.ids.len(),
-        began.elapsed().as_secs_f64()
+        },
     );
-    assert!(
-        handed.count > rounds,
-        "the child tracked only {} events",
-        handed.count
-    );
-    let _ = std::fs::remove_dir_all(&dir);
 }
