@@ -10,6 +10,9 @@
 //! database without sesh's tables; 5 written by a newer sesh (schema version); 1 any other
 //! failure (cannot read); 64 bad arguments.
 
+#[path = "common/span.rs"]
+mod span;
+
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::{Value, json};
@@ -19,6 +22,7 @@ use sesh::id::SequentialIds;
 use sesh::store::StorageMechanism;
 use sesh::sync::coord::{self, CoordFile, Image};
 use sesh::timestamp::format_iso8601;
+use span::span;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -378,31 +382,16 @@ fn iso(ms: i64) -> String {
 
 /// "12 min ago", "in 3 s" (a time ahead of now).
 fn ago(now: i64, then: i64) -> String {
-    let (span, ahead) = if now >= then {
+    let (length, ahead) = if now >= then {
         (now - then, false)
     } else {
         (then - now, true)
     };
-    let text = span_text(span);
+    let text = span(length);
     if ahead {
         format!("{text} ahead of now")
     } else {
         format!("{text} ago")
-    }
-}
-
-fn span_text(ms: i64) -> String {
-    let s = ms / 1000;
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if s < 120 {
-        format!("{s} s")
-    } else if s < 7200 {
-        format!("{} min", s / 60)
-    } else if s < 2 * 86400 {
-        format!("{} h {} min", s / 3600, s % 3600 / 60)
-    } else {
-        format!("{} days", s / 86400)
     }
 }
 
@@ -449,12 +438,12 @@ fn verdict(state: &NamespaceState, store_user: Uuid, now: i64, held: bool) -> Va
         }
         (Ok(_), None) => json!({"continues": true, "reason": null, "text": format!(
             "yes: {} idle, within the {judged} timeout ({DEFAULT_TIMEOUT_S} s)",
-            span_text((now - session.last_activity).max(0)))}),
+            span((now - session.last_activity).max(0)))}),
         (Ok(_), Some(reason)) => {
             let why = match reason.as_str() {
                 Some("timeout") => format!(
                     "{} idle, past the {judged} timeout ({DEFAULT_TIMEOUT_S} s)",
-                    span_text(now - session.last_activity)
+                    span(now - session.last_activity)
                 ),
                 Some("clock_changed") => "the clock reads before the last activity".to_owned(),
                 Some("user_changed") => "the store's user id changed since".to_owned(),

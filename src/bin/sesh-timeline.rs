@@ -20,7 +20,11 @@
 //! Exit status: 0 drawn; 1 an input could not be read or sesh-replay failed; 64 bad
 //! arguments.
 
+#[path = "common/span.rs"]
+mod span;
+
 use serde_json::Value;
+use span::span;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -590,29 +594,6 @@ fn esc(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&apos;")
-}
-
-/// "3 s", "29 min", "2 h 5 min", "3 days".
-fn span(ms: i64) -> String {
-    let s = ms / 1000;
-    if ms == 0 {
-        "0 s".into()
-    } else if ms < 1000 {
-        format!("{ms} ms")
-    } else if s < 120 {
-        if ms % 1000 == 0 {
-            format!("{s} s")
-        } else {
-            let text = format!("{:.3}", ms as f64 / 1000.0);
-            format!("{} s", text.trim_end_matches('0'))
-        }
-    } else if s < 7200 {
-        format!("{} min", s / 60)
-    } else if s < 2 * 86400 {
-        format!("{} h {} min", s / 3600, s % 3600 / 60)
-    } else {
-        format!("{} days", s / 86400)
-    }
 }
 
 /// Where each step is drawn, and the compressed gaps: (x from, x to, label).
