@@ -182,14 +182,30 @@ pub struct LaterEntity {
 impl LaterEntity {
     pub fn render(self) -> String {
         let text = self.template.render(self.event_index);
-        // Kept for this thread's next event: newest first, the oldest copy dropped.
+        self.keep();
+        text
+    }
+
+    /// The entity's event index.
+    pub fn event_index(&self) -> u32 {
+        self.event_index
+    }
+
+    /// Which template it renders from: two entities with the same number differ in their
+    /// event index alone (a host that kept the last one rendered needs only the index).
+    pub fn template_number(&self) -> u64 {
+        self.template.number
+    }
+
+    /// Gives the template copy back to this thread without rendering.
+    pub fn keep(self) {
+        // Newest first, the oldest copy dropped.
         let _ = THREAD_TEMPLATES.try_with(|copies| {
             if let Ok(mut copies) = copies.try_borrow_mut() {
                 copies.rotate_right(1);
                 copies[0] = Some(self.template);
             }
         });
-        text
     }
 }
 

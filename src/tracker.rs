@@ -549,12 +549,23 @@ impl Tracker {
         event_id: Option<&str>,
         timestamp_ms: Option<i64>,
     ) -> Result<Option<String>> {
+        Ok(self
+            .track_later(event_id, timestamp_ms)?
+            .map(Rendering::into_string))
+    }
+
+    /// As [`track`](Self::track), the entity left to render: within a session it comes back
+    /// as its template and index, copied out (or not) with no lock held.
+    pub fn track_later(
+        &self,
+        event_id: Option<&str>,
+        timestamp_ms: Option<i64>,
+    ) -> Result<Option<Rendering>> {
         let (id, ts) = self.check_event(event_id, timestamp_ms)?;
-        let rendering = self.run_then(
+        self.run_then(
             |engine, now, notices| engine.count_event(now, self.event(id, ts, now), notices),
             |engine, started, notices| started.map(|s| engine.counted_entity_later(s, notices)),
-        )?;
-        Ok(rendering.map(Rendering::into_string))
+        )
     }
 
     /// Tracks an event now, writing its entity and a NUL into `out` (at least

@@ -17,10 +17,9 @@
 use serde::Deserialize;
 use sesh::Config;
 use sesh::clock::Clock;
-use sesh::engine::Transition;
+use sesh::engine::{Rendering, Transition};
 use sesh::error::{Error, ErrorKind, Result};
 use sesh::id::RandomIds;
-use sesh::render::MAX_ENTITY_SIZE;
 use sesh::store::{MemoryStore, SharedUser, StorageMechanism, Store};
 use sesh::tracker::{Hooks, LogLevel, Parts, Tracker};
 use std::cell::RefCell;
@@ -248,12 +247,11 @@ impl Hooks for WebHooks {
 
 // ----- handles and results ------------------------------------------------------------------
 
-/// An open handle, and the entity its last `sesh_web_track` answered in full, cut around its
-/// event index (`head` ends with `"eventIndex":`; both empty when there is none).
+/// An open handle, and the template of the entity its last `sesh_web_track` answered in
+/// full (`None` when that answer was no template's).
 struct Handle {
     tracker: Arc<Tracker>,
-    sent_head: String,
-    sent_tail: String,
+    sent_template: Option<u64>,
 }
 
 #[derive(Default)]
@@ -455,8 +453,7 @@ fn open(ctx: u32, options: &str) -> Result<String> {
             m.next_handle,
             Handle {
                 tracker: Arc::new(tracker),
-                sent_head: String::new(),
-                sent_tail: String::new(),
+                sent_template: None,
             },
         );
         m.next_handle
@@ -474,85 +471,20 @@ pub unsafe extern "C" fn sesh_web_open(ctx: u32, options: *const u8, len: usize)
     answer(unsafe { text(options, len) }.and_then(|o| open(ctx, o)))
 }
 
-/// The key the event index follows in an entity; it appears once (every other value is a
-/// UUID, a number, a fixed name or an ISO time).
-const EVENT_INDEX_KEY: &str = "\"eventIndex\":";
-
-/// `entity` cut around its event index: what comes up to the key (included), the index,
-/// and what follows it.
-fn cut_at_event_index(entity: &[u8]) -> Option<(&[u8], u32, &[u8])> {
-    let key = EVENT_INDEX_KEY.as_bytes();
-    let at = entity.windows(key.len()).position(|w| w == key)? + key.len();
-    let (head, rest) = entity.split_at(at);
-    let (index, digits) = leading_index(rest)?;
-    Some((head, index, &rest[digits..]))
-}
-
-/// The decimal number `text` starts with, and how many digits it has.
-fn leading_index(text: &[u8]) -> Option<(u32, usize)> {
-    let mut index: u32 = 0;
-    let mut digits = 0;
-    while digits < text.len() && text[digits].is_ascii_digit() {
-        index = index
-            .checked_mul(10)?
-            .checked_add(u32::from(text[digits] - b'0'))?;
-        digits += 1;
-    }
-    (digits > 0).then_some((index, digits))
-}
-
-/// `a == b`, eight bytes at a time: the slices' `==` is compiler-builtins' `memcmp` on
-/// wasm32, a byte at a time, which made most of a steady event's cost.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut at = 0;
-    while at + 8 <= a.len() {
-        // SAFETY: both slices hold `a.len()` bytes, so 8 from `at` are in both.
-        let (x, y) = unsafe {
-            (
-                a.as_ptr().add(at).cast::<u64>().read_unaligned(),
-                b.as_ptr().add(at).cast::<u64>().read_unaligned(),
-            )
-        };
-        if x != y {
-            return false;
-        }
-        at += 8;
-    }
-    a[at..] == b[at..]
-}
-
-/// The answer of `sesh_web_track` when the entity is the one it last answered in full for
-/// this handle but for its event index: the index alone, which `index.js` puts into the
-/// entity it keeps (a steady event then costs JavaScript no decoding and no `JSON.parse`).
-/// Otherwise `None`, and the entity becomes the handle's last answered in full.
-fn known_index(handle_id: u32, entity: &[u8]) -> Option<u32> {
+/// Whether an entity of `template` is the one `sesh_web_track` last answered in full for
+/// this handle but for its event index (then `index.js` puts the index into the entity it
+/// kept, and a steady event costs no rendering, no decoding and no `JSON.parse`); else
+/// `template` becomes the handle's last answered in full.
+fn sent_before(handle_id: u32, template: Option<u64>) -> bool {
     MODULE.with_borrow_mut(|m| {
-        let handle = m.handles.get_mut(&handle_id)?;
-        let (head, tail) = (handle.sent_head.as_bytes(), handle.sent_tail.as_bytes());
-        // The same head (it ends with the key), digits, the same tail: no search needed.
-        if !head.is_empty() && entity.len() > head.len() + tail.len() {
-            let (start, rest) = entity.split_at(head.len());
-            if let Some((index, digits)) = leading_index(rest) {
-                if same_bytes(start, head) && same_bytes(&rest[digits..], tail) {
-                    return Some(index);
-                }
-            }
+        let Some(handle) = m.handles.get_mut(&handle_id) else {
+            return false;
+        };
+        if template.is_some() && handle.sent_template == template {
+            return true;
         }
-        handle.sent_head.clear();
-        handle.sent_tail.clear();
-        if let Some((head, _, tail)) = cut_at_event_index(entity) {
-            // The entity is JSON that sesh wrote: UTF-8, cut at ASCII characters.
-            handle
-                .sent_head
-                .push_str(std::str::from_utf8(head).unwrap_or_default());
-            handle
-                .sent_tail
-                .push_str(std::str::from_utf8(tail).unwrap_or_default());
-        }
-        None
+        handle.sent_template = template;
+        false
     })
 }
 
@@ -576,30 +508,35 @@ pub unsafe extern "C" fn sesh_web_track(
     let result = handle(handle_id).and_then(|tracker| {
         // SAFETY: forwarded from the caller.
         let id = unsafe { event_id(has_id, id, id_len) }?;
-        // Rendered into this buffer on the stack (track_into, as the C ABI's
-        // sesh_event_track_into): no allocation per event. Written before the call's
-        // callbacks run, so a callback that tracks again has a buffer of its own.
-        let mut out = [0u8; MAX_ENTITY_SIZE];
-        let with_timestamp;
-        let entity: &[u8] = if has_ts == 0 {
-            let length = tracker.track_into(id, &mut out)?.unwrap_or(0);
-            &out[..length]
+        let ts = if has_ts == 0 {
+            None
         } else if ts.is_finite() && ts.fract() == 0.0 && ts.abs() <= 9.007_199_254_740_991e15 {
-            with_timestamp = tracker.track(id, Some(ts as i64))?.unwrap_or_default();
-            with_timestamp.as_bytes()
+            Some(ts as i64)
         } else {
             return Err(Error::invalid(
                 "an event timestamp is a whole number of milliseconds",
             ));
         };
+        let rendering = tracker.track_later(id, ts)?;
         // After the call's callbacks (which may have tracked on this handle too).
-        Ok(match known_index(handle_id, entity) {
-            Some(index) => f64::from(index),
-            None => {
-                set_result(entity);
-                -1.0
+        let template = match &rendering {
+            Some(Rendering::Later(later)) => Some(later.template_number()),
+            _ => None,
+        };
+        if sent_before(handle_id, template) {
+            if let Some(Rendering::Later(later)) = rendering {
+                let index = later.event_index();
+                later.keep();
+                return Ok(f64::from(index));
             }
-        })
+        }
+        set_result(
+            rendering
+                .map(Rendering::into_string)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        Ok(-1.0)
     });
     match result {
         Ok(answer) => answer,
