@@ -247,21 +247,7 @@ impl Engine {
     /// session (status `no_session`).
     pub fn track(&mut self, now: i64, event: Event, notices: &mut Vec<Notice>) -> Option<String> {
         let started = self.count_event(now, event, notices)?;
-        Some(self.counted_entity(started, notices))
-    }
-
-    /// As [`track`](Self::track), writing the entity and a NUL into `out` instead of a new
-    /// string: its length, or `None` outside a session (manual mode). `out` must hold
-    /// [`MAX_ENTITY_SIZE`](crate::render::MAX_ENTITY_SIZE) bytes.
-    pub fn track_into(
-        &mut self,
-        now: i64,
-        event: Event,
-        notices: &mut Vec<Notice>,
-        out: &mut [u8],
-    ) -> Option<usize> {
-        let started = self.count_event(now, event, notices)?;
-        self.counted_entity_into(started, notices, out)
+        Some(self.announce(started, notices))
     }
 
     /// [`track`](Self::track)'s first half, which changes the state: counts the event;
@@ -280,15 +266,9 @@ impl Engine {
         Some(started)
     }
 
-    /// [`track`](Self::track)'s second half: the entity of the event just counted, reported
-    /// to the start callback too when the event started the session.
-    pub fn counted_entity(&mut self, started: bool, notices: &mut Vec<Notice>) -> String {
-        self.announce(started, notices)
-    }
-
-    /// As [`counted_entity`](Self::counted_entity), leaving the copy to the caller: an
-    /// event within a session comes back as its template's [`LaterEntity`], to be rendered
-    /// once the engine lock is released.
+    /// [`track`](Self::track)'s second half, leaving the copy to the caller: an event within
+    /// a session comes back as its template's [`LaterEntity`], to be rendered once the engine
+    /// lock is released.
     pub fn counted_entity_later(&mut self, started: bool, notices: &mut Vec<Notice>) -> Rendering {
         if !started {
             if let Some(event_index) = self.refresh_template() {
@@ -300,8 +280,8 @@ impl Engine {
         Rendering::Done(self.announce(started, notices))
     }
 
-    /// As [`counted_entity`](Self::counted_entity), into `out` (see
-    /// [`track_into`](Self::track_into)).
+    /// [`track`](Self::track)'s second half, writing the entity and a NUL into `out` (at
+    /// least [`MAX_ENTITY_SIZE`](crate::render::MAX_ENTITY_SIZE) bytes): its length.
     pub fn counted_entity_into(
         &mut self,
         started: bool,
