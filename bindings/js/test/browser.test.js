@@ -64,13 +64,18 @@ class Chromium {
     this.stderr = '';
     this.nextId = 1;
     this.pending = new Map();
+    /** Why Chromium is gone, once it is: a command sent after that fails at once. */
+    this.gone = null;
     this.exited = new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
-        const why = `Chromium exited (${signal ?? `code ${code}`})`;
+      const end = (why) => {
+        if (this.gone !== null) return;
+        this.gone = why;
         for (const { reject } of this.pending.values()) reject(new Error(why));
         this.pending.clear();
         resolve(why);
-      });
+      };
+      child.on('exit', (code, signal) => end(`Chromium exited (${signal ?? `code ${code}`})`));
+      child.on('error', (err) => end(`Chromium did not start: ${err.message}`));
     });
     child.stderr.on('data', (chunk) => { this.stderr += chunk; });
     let buffered = '';
@@ -94,6 +99,7 @@ class Chromium {
   send(method, params = {}, sessionId = undefined) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.gone !== null) { reject(new Error(`${method}: ${this.gone}`)); return; }
       this.pending.set(id, { method, resolve, reject });
       this.child.stdio[3].write(`${JSON.stringify({ id, method, params, sessionId })}\0`);
     });
